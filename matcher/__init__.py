@@ -1,0 +1,19 @@
+"""The matching engine: text → tokens → vectors → candidates → ranked, explained matches.
+
+Pure Python; imports nothing from Flask or the web layer.
+"""
+
+from .config import MatcherConfig
+from .engine import Engine, ModelMismatch, Suggestion
+from .records import AchievementRecord, ExpertAttributes, ExpertRecord, NeedRecord
+
+__all__ = [
+    "Engine",
+    "MatcherConfig",
+    "ModelMismatch",
+    "Suggestion",
+    "ExpertRecord",
+    "AchievementRecord",
+    "NeedRecord",
+    "ExpertAttributes",
+]

@@ -1,0 +1,64 @@
+"""Sign in and out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..access import authenticated, public, role_home
+from ..extensions import limiter
+from ..services import accounts
+from . import bp
+from .forms import LoginForm, LogoutForm
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths; anything with a scheme, host or backslash is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for(role_home(current_user.role)))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
+            flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
+        else:
+            lang = session.get("lang")
+            session.clear()  # a fresh session at every login (no fixation)
+            if lang:
+                session["lang"] = lang
+            login_user(user)
+            return redirect(safe_next(form.next.data) or url_for(role_home(user.role)))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@authenticated
+def logout():
+    form = LogoutForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        accounts.end_all_sessions(user)
+        logout_user()
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("You are signed out."), "info")
+    return redirect(url_for("main.index"))

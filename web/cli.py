@@ -1,0 +1,122 @@
+"""``flask --app wsgi ...`` commands: users, demo data, the matcher index."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from models import AccountStatus, Role
+
+from .services.errors import ValidationError
+
+users_cli = AppGroup("users", help="Manage accounts.")
+demo_cli = AppGroup("demo", help="The demo dataset.")
+matcher_cli = AppGroup("matcher", help="The matching index.")
+
+
+@users_cli.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="at least 8 characters, not a common password")
+@click.option("--name", required=True, help="person's name; for an enterprise also its organisation's name")
+def create_user_command(role: str, email: str, password: str, name: str) -> None:
+    """Create an active account."""
+    from .services.accounts import create_user
+
+    try:
+        user = create_user(role=Role(role), email=email, password=password, name=name, status=AccountStatus.ACTIVE)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {user.role.value} account {user.email} (id {user.id})")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="do nothing (exit 0) when the database already has data")
+def demo_load_command(if_empty: bool) -> None:
+    """Load data/demo into an empty database (demo and test configurations only)."""
+    from .services.demo import database_is_empty, load_demo, read_dataset
+    from .services.demo_credentials import save_credentials
+
+    if not (current_app.config.get("DEMO_MODE") or current_app.config.get("TESTING")):
+        raise click.ClickException("demo accounts exist only in demo mode (MATCHER_ENV=development); refusing")
+    if if_empty and not database_is_empty():
+        click.echo("database already has data; demo not loaded")
+        return
+    try:
+        password, logins = load_demo(read_dataset())
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    save_credentials(current_app.instance_path, password, logins)
+    click.echo(f"demo dataset loaded; {len(logins)} showcase accounts share one generated password")
+
+
+@demo_cli.command("credentials")
+def demo_credentials_command() -> None:
+    """Print how to sign in as each demo role."""
+    from .services.demo_credentials import describe_credentials
+
+    click.echo(describe_credentials(current_app.instance_path))
+
+
+@matcher_cli.command("reindex")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def reindex_command(quiet: bool) -> None:
+    """Rebuild the whole index from the database (waits for a running indexer's lock)."""
+    from .services.indexing import Indexer, IndexerBusy
+
+    indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"], progress=not quiet)
+    try:
+        indexer.acquire()
+    except IndexerBusy as exc:
+        raise click.ClickException(f"{exc}; stop the indexer or let it rebuild (it rebuilds stale indexes itself)") from None
+    try:
+        click.echo(indexer.rebuild("reindex command"))
+    finally:
+        indexer.release()
+
+
+@matcher_cli.command("indexer")
+@click.option("--once", is_flag=True, help="start (rebuilding if needed), drain the outbox once, exit")
+def indexer_command(once: bool) -> None:
+    """Run the single index writer (production: its own process)."""
+    from .services.indexing import Indexer, IndexerBusy
+
+    indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"])
+    try:
+        indexer.acquire()
+    except IndexerBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        click.echo(indexer.start())
+        if once:
+            click.echo(f"applied {indexer.drain()} outbox rows")
+            return
+        stop = threading.Event()
+        try:
+            indexer.run(stop, current_app.config["INDEX_POLL_SECONDS"])
+        except KeyboardInterrupt:
+            stop.set()
+    finally:
+        indexer.release()
+
+
+@matcher_cli.command("status")
+def status_command() -> None:
+    """Print the health report (database, index, lag) as JSON."""
+    import json
+
+    from .services.health import health_report
+
+    report = health_report()
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    sys.exit(0 if report["status"] == "ok" else 1)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(matcher_cli)

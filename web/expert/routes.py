@@ -1,0 +1,78 @@
+"""Expert journey: keep the profile and achievements up to date."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from models import Role
+
+from ..access import roles_required
+from ..forms import ActionForm, apply_errors, cooperation_mode_choices, discipline_choices
+from ..labels import ACHIEVEMENT_KIND
+from ..services import experts as expert_service
+from ..services.errors import ValidationError
+from . import bp
+from .forms import AchievementForm, ProfileForm
+
+
+def _achievement_form(**kwargs) -> AchievementForm:
+    form = AchievementForm(**kwargs)
+    form.kind.choices = [(kind.value, str(name)) for kind, name in ACHIEVEMENT_KIND.items()]
+    return form
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@roles_required(Role.EXPERT)
+def profile():
+    profile = expert_service.own_profile(current_user)
+    form = ProfileForm(
+        obj=profile,
+        research_areas=", ".join(profile.research_areas or []),
+        keywords=", ".join(profile.keywords or []),
+    )
+    form.discipline_codes.choices = discipline_choices(str(get_locale()))
+    form.cooperation_modes.choices = cooperation_mode_choices()
+    if form.validate_on_submit():
+        try:
+            expert_service.update_profile(current_user, form.values())
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            flash(_("Profile saved. Suggestions will use it within seconds."), "success")
+            return redirect(url_for("expert.profile"))
+    return render_template(
+        "expert/profile.html",
+        form=form,
+        profile=profile,
+        achievement_form=_achievement_form(),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/achievements", methods=["POST"])
+@roles_required(Role.EXPERT)
+def add_achievement():
+    form = _achievement_form()
+    if form.validate_on_submit():
+        try:
+            expert_service.add_achievement(current_user, form.values())
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("Achievement added."), "success")
+    else:
+        for field, problems in form.errors.items():
+            flash(f"{getattr(form, field).label.text}: {problems[0]}", "error")
+    return redirect(url_for("expert.profile") + "#achievements")
+
+
+@bp.route("/achievements/<int:achievement_id>/delete", methods=["POST"])
+@roles_required(Role.EXPERT)
+def delete_achievement(achievement_id: int):
+    if ActionForm().validate_on_submit():
+        expert_service.delete_achievement(current_user, achievement_id)
+        flash(_("Achievement removed."), "info")
+    return redirect(url_for("expert.profile") + "#achievements")

@@ -1,0 +1,97 @@
+"""Request hooks: who is calling (session or bearer token), CSRF, access rules, headers."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from models import CooperationMode, Role
+
+from . import labels
+from .access import enforce_access
+from .extensions import csrf, login_manager
+
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def load_bearer_user(req):
+    """Flask-Login request loader: ``Authorization: Bearer <token>`` (API clients)."""
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    from .services.tokens import user_for_token
+
+    user = user_for_token(header[len("Bearer ") :].strip())
+    g.token_auth = user is not None
+    return user
+
+
+def authenticate_request():
+    """Resolve the caller (session cookie or bearer token) before the access check."""
+    g.token_auth = False
+    _ = current_user.is_authenticated  # runs the session or bearer loader
+
+
+def check_csrf():
+    """Cookie-authenticated state changes must carry a CSRF token; bearer-token calls cannot
+    be forged by a browser, so they need none."""
+    from flask import current_app
+
+    if request.method in STATE_CHANGING and not g.token_auth and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+def security_headers(response):
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    from flask import current_app
+
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if getattr(g, "token_auth", False):
+        # Token clients never get a session cookie.
+        session.modified = False
+    return response
+
+
+def template_context():
+    return {
+        "Role": Role,
+        "CooperationMode": CooperationMode,
+        "labels": labels,
+        "current_locale": str(get_locale()),
+        "need_age_days": need_age_days,
+    }
+
+
+def need_age_days(need) -> int:
+    from models import utcnow
+
+    return max(0, (utcnow() - need.created_at).days)
+
+
+def init_app(app: Flask) -> None:
+    from .services.accounts import load_session_user
+
+    login_manager.user_loader(load_session_user)
+    login_manager.request_loader(load_bearer_user)
+    login_manager.session_protection = "basic"
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        from .access import deny
+
+        return deny(401, "not signed in")
+
+    app.before_request(authenticate_request)
+    app.before_request(enforce_access)
+    app.before_request(check_csrf)
+    app.after_request(security_headers)
+    app.context_processor(template_context)

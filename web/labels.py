@@ -1,0 +1,67 @@
+"""Display names of enumerations, in the translation catalogue (English msgids)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from models import AccountStatus, AchievementKind, CooperationMode, MatchStatus, NeedStatus, OrganizationKind, Role
+
+ROLE = {
+    Role.ENTERPRISE: _l("Enterprise"),
+    Role.EXPERT: _l("Expert"),
+    Role.COORDINATOR: _l("Coordinator"),
+    Role.ADMIN: _l("Administrator"),
+}
+ACCOUNT_STATUS = {
+    AccountStatus.PENDING: _l("Pending approval"),
+    AccountStatus.ACTIVE: _l("Active"),
+    AccountStatus.DISABLED: _l("Disabled"),
+}
+ORGANIZATION_KIND = {
+    OrganizationKind.ENTERPRISE: _l("Enterprise"),
+    OrganizationKind.UNIVERSITY: _l("University"),
+    OrganizationKind.RESEARCH_INSTITUTE: _l("Research institute"),
+    OrganizationKind.HOSPITAL: _l("Hospital"),
+    OrganizationKind.OTHER: _l("Other"),
+}
+NEED_STATUS = {
+    NeedStatus.DRAFT: _l("Draft"),
+    NeedStatus.OPEN: _l("Open"),
+    NeedStatus.MATCHED: _l("Matched"),
+    NeedStatus.CLOSED: _l("Closed"),
+}
+COOPERATION_MODE = {
+    CooperationMode.CONSULTING.value: _l("Technical consulting"),
+    CooperationMode.DEVELOPMENT.value: _l("Joint development"),
+    CooperationMode.TRANSFER.value: _l("Technology transfer"),
+    CooperationMode.TRAINING.value: _l("Talent training"),
+    CooperationMode.PLATFORM.value: _l("Joint lab / expert workstation"),
+}
+ACHIEVEMENT_KIND = {
+    AchievementKind.PAPER: _l("Paper"),
+    AchievementKind.PATENT: _l("Patent"),
+    AchievementKind.PROJECT: _l("Project"),
+    AchievementKind.AWARD: _l("Award"),
+    AchievementKind.STANDARD: _l("Standard"),
+}
+MATCH_STATUS = {
+    MatchStatus.SUGGESTED: _l("Suggested"),
+    MatchStatus.PROPOSED: _l("Proposed"),
+    MatchStatus.EXPERT_ACCEPTED: _l("Accepted by expert"),
+    MatchStatus.EXPERT_DECLINED: _l("Declined by expert"),
+    MatchStatus.ENTERPRISE_ACCEPTED: _l("Accepted by enterprise"),
+    MatchStatus.ENTERPRISE_DECLINED: _l("Declined by enterprise"),
+    MatchStatus.CONNECTED: _l("Connected"),
+    MatchStatus.INTENT: _l("Cooperation intent"),
+    MatchStatus.CONTRACT: _l("Contract signed"),
+    MatchStatus.COMPLETED: _l("Completed"),
+    MatchStatus.CLOSED: _l("Closed"),
+}
+
+
+def label(mapping: dict, key) -> str:
+    """The display name, or the raw value when a value has no label (never a crash)."""
+    value = mapping.get(key)
+    if value is None and hasattr(key, "value"):
+        value = mapping.get(key.value)
+    return str(value) if value is not None else str(getattr(key, "value", key))

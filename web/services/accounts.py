@@ -1,0 +1,159 @@
+"""Accounts: creation, authentication, approval and password changes."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import sqlalchemy as sa
+
+from models import (
+    AccountStatus,
+    ExpertProfile,
+    Organization,
+    OrganizationKind,
+    Role,
+    User,
+    db,
+    utcnow,
+    write_transaction,
+)
+
+from .errors import NotFound, PermissionDenied, ValidationError
+from .passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
+
+security_log = logging.getLogger("matcher.security")
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 254:
+        raise ValidationError("email is not a valid e-mail address", fields={"email": "not a valid e-mail address"})
+    return email
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise ValidationError(f"role must be one of {allowed}", fields={"role": f"must be one of {allowed}"}) from None
+
+
+def create_user(
+    *,
+    role: Role,
+    email: str,
+    password: str,
+    name: str,
+    status: AccountStatus = AccountStatus.ACTIVE,
+    organization: Organization | None = None,
+    is_demo: bool = False,
+) -> User:
+    """Create an account. Enterprises get an organisation named ``name`` unless one is given;
+    experts get an empty profile named ``name``."""
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("name must not be empty", fields={"name": "must not be empty"})
+    if len(name) > 100:
+        raise ValidationError("name is longer than 100 characters", fields={"name": "longer than 100 characters"})
+    check_password_policy(password, email=email)
+    with write_transaction() as session:
+        if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+            raise ValidationError("email is already registered", fields={"email": "already registered"})
+        if role == Role.ENTERPRISE and organization is None:
+            organization = session.scalar(sa.select(Organization).where(Organization.name == name))
+            if organization is None:
+                organization = Organization(name=name, kind=OrganizationKind.ENTERPRISE, contact_email=email)
+                session.add(organization)
+            elif organization.kind != OrganizationKind.ENTERPRISE:
+                raise ValidationError(
+                    "name belongs to an organisation that is not an enterprise",
+                    fields={"name": "belongs to an organisation that is not an enterprise"},
+                )
+        user = User(
+            email=email,
+            password_hash=hash_password(password),
+            name=name,
+            role=role,
+            status=status,
+            organization=organization if role == Role.ENTERPRISE else None,
+            is_demo=is_demo,
+        )
+        session.add(user)
+        if role == Role.EXPERT:
+            session.add(ExpertProfile(user=user, name=name, email=email))
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Logs the attempt (never the password)."""
+    try:
+        email = normalise_email(email)
+    except ValidationError:
+        verify_password(DUMMY_HASH, password or "")
+        security_log.warning("login_failed reason=malformed_email")
+        return None
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        verify_password(DUMMY_HASH, password or "")
+        security_log.warning("login_failed reason=unknown_account")
+        return None
+    if not verify_password(user.password_hash, password or ""):
+        security_log.warning("login_failed user=%s reason=bad_password", user.id)
+        return None
+    if user.status != AccountStatus.ACTIVE:
+        security_log.warning("login_failed user=%s reason=status_%s", user.id, user.status.value)
+        return None
+    with write_transaction():
+        user.last_login_at = utcnow()
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+    security_log.info("login_succeeded user=%s role=%s", user.id, user.role.value)
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not verify_password(user.password_hash, current_password or ""):
+        raise ValidationError("current password is wrong", fields={"current_password": "wrong password"})
+    check_password_policy(new_password, email=user.email, field="new_password")
+    with write_transaction():
+        user.password_hash = hash_password(new_password)
+        user.session_version += 1  # every other session of this user ends
+    security_log.info("password_changed user=%s", user.id)
+
+
+def end_all_sessions(user: User) -> None:
+    with write_transaction():
+        user.session_version += 1
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login loader: ``"<id>:<session_version>"``; a stale version signs the user out."""
+    try:
+        user_id, version = (int(part) for part in session_id.split(":", 1))
+    except (ValueError, AttributeError):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_version != version or user.status != AccountStatus.ACTIVE:
+        return None
+    return user
+
+
+def set_account_status(actor: User, user_id: int, status: AccountStatus) -> User:
+    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+        raise PermissionDenied("only coordinators and administrators manage accounts")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    if user.role == Role.ADMIN and actor.role != Role.ADMIN:
+        raise PermissionDenied("only administrators manage administrator accounts")
+    with write_transaction():
+        user.status = status
+        if status != AccountStatus.ACTIVE:
+            user.session_version += 1
+    security_log.info("account_status_changed user=%s status=%s by=%s", user.id, status.value, actor.id)
+    return user

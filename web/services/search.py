@@ -1,0 +1,142 @@
+"""Suggestions for the coordinator: the web side of the index (read-only).
+
+Each process keeps one :class:`IndexReader`. It never writes index files; it notices a newly
+published snapshot (the ``CURRENT`` pointer changes) and swaps in a fresh engine, so requests
+in flight keep using the engine they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+
+from matcher import Engine, MatcherConfig, Suggestion
+from matcher.embedding import load_embedder
+from matcher.store import IndexCorrupt, IndexMissing, IndexStore
+from models import ExpertProfile, Need, Role, User, db
+
+from .errors import NotFound, PermissionDenied
+from .records import attributes_for, need_record
+
+log = logging.getLogger("matcher.search")
+
+
+class IndexNotReady(Exception):
+    pass
+
+
+class IndexReader:
+    def __init__(self, index_dir: str, model_spec: str, check_every: float = 0.5) -> None:
+        self.store = IndexStore(index_dir)
+        self.model_spec = model_spec
+        self.check_every = check_every
+        self._engine: Engine | None = None
+        self._snapshot: str | None = None
+        self._manifest: dict = {}
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    def engine(self) -> Engine:
+        now = time.monotonic()
+        if self._engine is None or now - self._checked >= self.check_every:
+            self._checked = now
+            if self.store.current_name() != self._snapshot:
+                self._reload()
+        if self._engine is None:
+            raise IndexNotReady(self.last_error or "the index is being built")
+        return self._engine
+
+    def _reload(self) -> None:
+        with self._lock:
+            name = self.store.current_name()
+            if name == self._snapshot and self._engine is not None:
+                return
+            try:
+                snapshot = self.store.open_current()
+                engine = Engine(MatcherConfig(), load_embedder(self.model_spec or None))
+                engine.load_snapshot(snapshot)
+            except (IndexMissing, IndexCorrupt, ValueError, OSError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("index not loaded: %s", self.last_error)
+                return
+            except Exception as exc:  # ModelMismatch and unexpected file contents
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("index not loaded: %s", self.last_error)
+                return
+            self._engine, self._snapshot, self._manifest = engine, snapshot.name, snapshot.manifest
+            self.last_error = None
+            log.info("index snapshot %s loaded (%s experts)", snapshot.name, snapshot.manifest.get("experts"))
+
+    def status(self) -> dict:
+        try:
+            self.engine()
+        except IndexNotReady:
+            pass
+        manifest = self._manifest
+        return {
+            "loaded": self._engine is not None,
+            "snapshot": self._snapshot,
+            "watermark": manifest.get("watermark"),
+            "experts": manifest.get("experts"),
+            "items": manifest.get("items"),
+            "model": manifest.get("model"),
+            "vector_index": manifest.get("vector_index"),
+            "built": manifest.get("built"),
+            "rebuild_reason": manifest.get("rebuild_reason"),
+            "error": self.last_error,
+        }
+
+
+def reader() -> IndexReader:
+    app = current_app._get_current_object()
+    existing = app.extensions.get("matcher_reader")
+    if existing is None:
+        existing = IndexReader(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"])
+        app.extensions["matcher_reader"] = existing
+    return existing
+
+
+def index_status() -> dict:
+    return reader().status()
+
+
+@dataclass
+class SuggestionView:
+    suggestion: Suggestion
+    expert: ExpertProfile
+
+    @property
+    def excluded(self) -> list[str]:
+        return self.suggestion.excluded
+
+
+def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: bool = False) -> list[SuggestionView]:
+    """Ranked experts for a need with explanations; coordinators and administrators only.
+    Experts ruled out by a hard constraint follow the eligible ones when ``include_excluded``."""
+    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+        raise PermissionDenied("only coordinators see suggestions")
+    need = db.session.get(Need, need_id)
+    if need is None:
+        raise NotFound(f"need {need_id} does not exist")
+    ranked = reader().engine().rank(need_record(need), attributes_for, limit=limit, include_excluded=include_excluded)
+    ids = [int(s.expert_id) for s in ranked]
+    profiles = {p.id: p for p in db.session.scalars(db.select(ExpertProfile).where(ExpertProfile.id.in_(ids)))}
+    return [SuggestionView(s, profiles[int(s.expert_id)]) for s in ranked if int(s.expert_id) in profiles]
+
+
+def warm_up(app) -> None:
+    """Load the model and the index in the background so the first suggestion page is quick."""
+
+    def target() -> None:
+        with app.app_context():
+            try:
+                reader().engine()
+            except IndexNotReady:
+                pass
+
+    threading.Thread(target=target, name="matcher-warm-up", daemon=True).start()
