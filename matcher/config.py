@@ -47,7 +47,10 @@ class MatcherConfig:
     ivf_nprobe: int = 32
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
-    cjk_bigrams: bool = False
+    cjk_bigrams: bool = True
+    # Lexical channel: share of the item-level aggregate; the rest comes from one BM25
+    # document per expert (all items together), which catches vocabulary spread over items.
+    item_level_share: float = 0.5
     encode_batch_size: int = 64
     # Delta-segment size at which the lexical index is rebuilt in one piece.
     lexical_compact_at: int = 5000

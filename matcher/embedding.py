@@ -62,7 +62,8 @@ class Embedder:
             self._model = SentenceTransformer(str(source), device=device)
         except OSError as exc:
             raise ModelNotFound(f"embedding model {spec!r} is not a local directory or cached model: {exc}") from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self._lock = threading.Lock()
         self.covers = {"zh": self._unk_ratio(CHINESE_PROBE) < 0.2, "en": self._unk_ratio(ENGLISH_PROBE) < 0.2}
         log.info("embedding model %s dim=%d covers=%s", self.name, self.dim, self.covers)

@@ -130,6 +130,10 @@ class Engine:
         self.item_alive: list[bool] = []
         self.expert_items: dict[str, list[int]] = {}
         self.lexical = LexicalIndex(k1=self.config.bm25_k1, b=self.config.bm25_b)
+        # One BM25 document per expert (all items together); ids are positions in expert_order.
+        self.expert_lexical = LexicalIndex(k1=self.config.bm25_k1, b=self.config.bm25_b)
+        self.expert_order: list[str] = []
+        self.expert_ordinal: dict[str, int] = {}
         self.vectors = VectorIndex(self.embedder.dim, exact_max=self.config.exact_index_max_vectors,
                                    nprobe=self.config.ivf_nprobe) if self.embedder else None
         self.need_vectors: dict[str, tuple[str, np.ndarray]] = {}
@@ -178,16 +182,21 @@ class Engine:
         for expert in experts:
             self.learn_terms(expert)
         docs: dict[int, list[str]] = {}
+        expert_docs: dict[int, list[str]] = {}
         dense_texts: list[str] = []
         for expert in _progress(experts, progress, "tokenise experts"):
+            whole: list[str] = []
             for item in expert_item_texts(expert):
                 item_id = self._append_item(expert.id, item)
                 docs[item_id] = self.item_tokens(item)
+                whole.extend(docs[item_id])
                 dense_texts.append(item.dense_text)
+            if expert.id in self.expert_items:
+                expert_docs[self._ordinal(expert.id)] = whole
         self.lexical.build(docs)
+        self.expert_lexical.build(expert_docs)
         if self.vectors is not None:
-            vectors = self.embedder.encode(dense_texts, batch_size=self.config.encode_batch_size, progress=progress)
-            self.vectors.build(vectors)
+            self.vectors.build(self._encode_items(dense_texts, self.item_dense_ok, progress=progress))
         self.set_needs(list(needs), progress=progress)
 
     def _append_item(self, expert_id: str, item: ItemText) -> int:
@@ -210,15 +219,37 @@ class Engine:
         if not items:
             return
         new_ids = [self._append_item(expert.id, item) for item in items]
+        whole: list[str] = []
         for item_id, item in zip(new_ids, items):
-            self.lexical.set(item_id, self.item_tokens(item))
+            tokens = self.item_tokens(item)
+            self.lexical.set(item_id, tokens)
+            whole.extend(tokens)
+        self.expert_lexical.set(self._ordinal(expert.id), whole)
         if self.vectors is not None:
-            vectors = self.embedder.encode([item.dense_text for item in items], batch_size=self.config.encode_batch_size)
-            added = self.vectors.add(vectors)
+            covered = [self.item_dense_ok[i] for i in new_ids]
+            added = self.vectors.add(self._encode_items([item.dense_text for item in items], covered))
             if list(added) != new_ids:
                 raise RuntimeError("vector ids and item ids diverged")
 
+    def _encode_items(self, texts: list[str], covered: list[bool], *, progress: bool = False) -> np.ndarray:
+        """Vectors for items; texts in a language the model does not cover are not encoded
+        (their vector stays zero and the dense channel ignores them)."""
+        vectors = np.zeros((len(texts), self.model_dim), dtype=np.float32)
+        todo = [i for i, ok in enumerate(covered) if ok]
+        if todo:
+            encoded = self.embedder.encode([texts[i] for i in todo], batch_size=self.config.encode_batch_size, progress=progress)
+            vectors[todo] = encoded
+        return vectors
+
+    def _ordinal(self, expert_id: str) -> int:
+        if expert_id not in self.expert_ordinal:
+            self.expert_ordinal[expert_id] = len(self.expert_order)
+            self.expert_order.append(expert_id)
+        return self.expert_ordinal[expert_id]
+
     def remove_expert(self, expert_id: str) -> None:
+        if expert_id in self.expert_ordinal:
+            self.expert_lexical.remove(self.expert_ordinal[expert_id])
         old = self.expert_items.pop(expert_id, [])
         for item_id in old:
             self.item_alive[item_id] = False
@@ -229,7 +260,8 @@ class Engine:
     @property
     def needs_compaction(self) -> bool:
         dead = len(self.item_alive) - self.live_item_count
-        return self.lexical.delta_size > self.config.lexical_compact_at or dead > max(1000, 0.3 * len(self.item_alive))
+        delta = max(self.lexical.delta_size, self.expert_lexical.delta_size)
+        return delta > self.config.lexical_compact_at or dead > max(1000, 0.3 * len(self.item_alive))
 
     @staticmethod
     def need_fingerprint(need: NeedRecord) -> str:
@@ -279,7 +311,7 @@ class Engine:
                 vector = self.embedder.encode([need.text()])[0]
         return Query(need=need, lang=lang, terms=terms, origins=origins, vector=vector)
 
-    def _candidates(self, query: Query, lexical: np.ndarray, all_experts: bool) -> list[str]:
+    def _candidates(self, query: Query, lexical: np.ndarray, by_expert: np.ndarray, all_experts: bool) -> list[str]:
         if all_experts or self.expert_count <= self.config.score_all_below_experts:
             return list(self.expert_items)
         k = self.config.candidate_items
@@ -287,6 +319,9 @@ class Engine:
         if len(lexical):
             top = np.argpartition(-lexical, min(k, len(lexical) - 1))[:k]
             found.update(self.item_expert[i] for i in top if lexical[i] > 0 and self.item_alive[i])
+        if len(by_expert):
+            top = np.argpartition(-by_expert, min(k, len(by_expert) - 1))[:k]
+            found.update(self.expert_order[i] for i in top if by_expert[i] > 0)
         if query.vector is not None and self.vectors is not None:
             ids, _ = self.vectors.search(query.vector, k)
             found.update(self.item_expert[i] for i in ids if self.item_alive[i])
@@ -309,7 +344,8 @@ class Engine:
         query = self.prepare_query(need)
         n_items = len(self.item_expert)
         lexical = self.lexical.scores(query.terms, n_items) if n_items else np.zeros(0, dtype=np.float32)
-        candidates = self._candidates(query, lexical, all_experts)
+        by_expert = self.expert_lexical.scores(query.terms, len(self.expert_order))
+        candidates = self._candidates(query, lexical, by_expert, all_experts)
         if not candidates:
             return []
         lex_raw: dict[str, float] = {}
@@ -328,7 +364,10 @@ class Engine:
                     dense_values = [by_id.get(i) for i in ids]
                     dense_raw[expert_id] = aggregate(list(by_id.values()), cfg.aggregation, cfg.top_k)
             item_scores[expert_id] = list(zip(ids, lex_values, dense_values))
-        lex_norm = normalise_max(lex_raw)
+        share = cfg.item_level_share
+        item_norm = normalise_max(lex_raw)
+        whole_norm = normalise_max({e: float(by_expert[self.expert_ordinal[e]]) for e in candidates})
+        lex_norm = {e: share * item_norm[e] + (1 - share) * whole_norm[e] for e in candidates}
         dense_norm = normalise_minmax(dense_raw)
         attrs = _resolve_attributes(attributes, candidates)
         scored = [
@@ -421,12 +460,14 @@ class Engine:
                         "year": self.item_year,
                         "dense_ok": self.item_dense_ok,
                         "alive": self.item_alive,
+                        "expert_order": self.expert_order,
                         "expert_terms": sorted(self.expert_terms),
                     },
                     handle,
                     ensure_ascii=False,
                 )
             files += self.lexical.save(directory)
+            files += self.expert_lexical.save(directory, prefix="expert_lexical")
             if self.vectors is not None:
                 files += self.vectors.save(directory)
                 need_ids = sorted(self.need_vectors)
@@ -475,7 +516,10 @@ class Engine:
         self.expert_terms = set()
         self.text.add_terms(items.get("expert_terms", []))
         self.expert_terms.update(items.get("expert_terms", []))
+        self.expert_order = items["expert_order"]
+        self.expert_ordinal = {e: i for i, e in enumerate(self.expert_order)}
         self.lexical = LexicalIndex.load(path)
+        self.expert_lexical = LexicalIndex.load(path, prefix="expert_lexical")
         if self.embedder is not None:
             self.vectors = VectorIndex.load(path, self.model_dim, exact_max=self.config.exact_index_max_vectors,
                                             nprobe=self.config.ivf_nprobe)

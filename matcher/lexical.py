@@ -126,9 +126,9 @@ class LexicalIndex:
         return bool(hit < len(column) and column[hit] == pos)
 
     # -- persistence ---------------------------------------------------------------------------
-    def save(self, directory: Path) -> list[str]:
+    def save(self, directory: Path, prefix: str = "lexical") -> list[str]:
         if self.matrix is not None:
-            sp.save_npz(directory / "lexical_matrix.npz", self.matrix, compressed=False)
+            sp.save_npz(directory / f"{prefix}_matrix.npz", self.matrix, compressed=False)
         meta = {
             "k1": self.k1,
             "b": self.b,
@@ -138,14 +138,14 @@ class LexicalIndex:
             "delta": {str(i): [counts, length] for i, (counts, length) in self.delta.items()},
             "dead": sorted(self.dead),
         }
-        with open(directory / "lexical.json", "w", encoding="utf-8") as handle:
+        with open(directory / f"{prefix}.json", "w", encoding="utf-8") as handle:
             json.dump(meta, handle, ensure_ascii=False)
-        np.save(directory / "lexical_items.npy", self.main_items)
-        return ["lexical.json", "lexical_items.npy"] + (["lexical_matrix.npz"] if self.matrix is not None else [])
+        np.save(directory / f"{prefix}_items.npy", self.main_items)
+        return [f"{prefix}.json", f"{prefix}_items.npy"] + ([f"{prefix}_matrix.npz"] if self.matrix is not None else [])
 
     @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
-        with open(directory / "lexical.json", encoding="utf-8") as handle:
+    def load(cls, directory: Path, prefix: str = "lexical") -> LexicalIndex:
+        with open(directory / f"{prefix}.json", encoding="utf-8") as handle:
             meta = json.load(handle)
         index = cls(k1=meta["k1"], b=meta["b"])
         index.n_docs = int(meta["n_docs"])
@@ -153,8 +153,8 @@ class LexicalIndex:
         index.vocab = {str(k): int(v) for k, v in meta["vocab"].items()}
         index.delta = {int(i): (dict(v[0]), int(v[1])) for i, v in meta["delta"].items()}
         index.dead = {int(i) for i in meta["dead"]}
-        index.main_items = np.load(directory / "lexical_items.npy")
-        matrix_path = directory / "lexical_matrix.npz"
+        index.main_items = np.load(directory / f"{prefix}_items.npy")
+        matrix_path = directory / f"{prefix}_matrix.npz"
         if index.n_docs:
             index.matrix = sp.load_npz(matrix_path).tocsc()
             index.doc_freq = np.diff(index.matrix.indptr).astype(np.int64)

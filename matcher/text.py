@@ -96,7 +96,7 @@ def fold_plural(token: str) -> str:
 class TextProcessor:
     """Tokenises normalised text; Chinese with jieba and a domain user dictionary."""
 
-    def __init__(self, user_terms: Iterable[str] = (), stopwords: frozenset[str] | None = None, cjk_bigrams: bool = False) -> None:
+    def __init__(self, user_terms: Iterable[str] = (), stopwords: frozenset[str] | None = None, cjk_bigrams: bool = True) -> None:
         import jieba
 
         self.stopwords = default_stopwords() if stopwords is None else stopwords
@@ -116,14 +116,17 @@ class TextProcessor:
                 self._jieba.add_word(term, freq=max(2000, self._jieba.suggest_freq(term, tune=False)))
 
     def tokens(self, text: str, *, normalised: bool = False) -> list[str]:
-        """Tokens in order, stopwords removed; Chinese words, Latin words (plurals folded)."""
+        """Tokens in order, stopwords removed: Chinese words and sub-words (plus ``#``-prefixed
+        character bigrams), Latin words with plurals folded."""
         if not normalised:
             text = normalise(text)
         out: list[str] = []
         for match in _SEGMENTS.finditer(text):
             chinese, latin = match.groups()
             if chinese:
-                words = self._jieba.lcut(chinese, HMM=True)
+                # Search mode keeps a dictionary term whole *and* emits its sub-words, so
+                # "无乳链球菌病" matches "链球菌" too; bigrams catch what segmentation splits.
+                words = self._jieba.cut_for_search(chinese, HMM=True)
                 out.extend(w for w in words if w not in self.stopwords)
                 if self.cjk_bigrams:
                     out.extend("#" + chinese[i : i + 2] for i in range(len(chinese) - 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -68,4 +69,6 @@ def _configure_logging(app: Flask) -> None:
         level=logging.INFO,
         format="%(asctime)sZ %(levelname)s %(name)s %(message)s",
     )
-    logging.Formatter.converter = __import__("time").gmtime
+    logging.Formatter.converter = time.gmtime
+    for noisy in ("faiss.loader", "bm25s", "sentence_transformers", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -87,8 +87,15 @@ def validate_dataset(dataset: DemoDataset) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
     orgs = {}
+    kinds_by_name: dict[str, str] = {}
     for org in dataset.organizations:
         _unique(org, seen, problems)
+        previous_kind = kinds_by_name.setdefault(org.get("name", ""), org.get("kind", ""))
+        if previous_kind != org.get("kind"):
+            problems.append(f"{org['_where']}: {org.get('name')!r} appears elsewhere with kind {previous_kind!r}")
+        if org.get("kind") == "enterprise" and previous_kind == "enterprise" and org.get("name") in {
+                o.get("name") for o in orgs.values() if o.get("kind") == "enterprise"}:
+            problems.append(f"{org['_where']}: enterprise {org.get('name')!r} is defined twice")
         if org.get("kind") not in {k.value for k in OrganizationKind}:
             problems.append(f"{org['_where']}: kind {org.get('kind')!r} is not an organisation kind")
         if not org.get("name"):
@@ -229,7 +236,11 @@ def load_demo(dataset: DemoDataset | None = None, *, password: str | None = None
 
 def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Organization]:
     orgs: dict[str, Organization] = {}
+    by_name: dict[str, Organization] = {}
     for record in dataset.organizations:
+        if record["name"] in by_name:  # the same university listed in two sector folders
+            orgs[record["id"]] = by_name[record["name"]]
+            continue
         contact = record.get("contact") or {}
         org = Organization(
             name=record["name"], kind=OrganizationKind(record["kind"]), region=record.get("region", ""),
@@ -238,7 +249,7 @@ def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Or
             external_ref=record["id"],
         )
         session.add(org)
-        orgs[record["id"]] = org
+        orgs[record["id"]] = by_name[record["name"]] = org
         if org.kind == OrganizationKind.ENTERPRISE and contact.get("email"):
             user = User(email=contact["email"].lower(), password_hash=password_hash,
                         name=contact.get("name") or record["name"], role=Role.ENTERPRISE,

@@ -1,0 +1,140 @@
+"""The engine end to end on small hand-made records (real model, real FAISS and BM25)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from matcher import AchievementRecord, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, ModelMismatch, NeedRecord
+from matcher.store import IndexStore
+
+pytestmark = pytest.mark.slow
+
+
+def expert(eid, *titles, keywords=(), summary="", year=2023):
+    return ExpertRecord(
+        id=eid, name=eid, summary=summary, keywords=tuple(keywords),
+        achievements=tuple(AchievementRecord(id=f"{eid}-{i}", title=t, abstract="", year=year) for i, t in enumerate(titles)))
+
+
+EXPERTS = [
+    expert("spring", "悬架弹簧腐蚀疲劳断裂机理", "弹簧喷丸强化工艺优化", keywords=["悬架弹簧", "喷丸强化"]),
+    expert("damper", "汽车减振器阻尼阀系建模", "减振器异响的NVH诊断", keywords=["减振器", "NVH"]),
+    expert("tilapia", "罗非鱼无乳链球菌病灭活疫苗", "罗非鱼养殖水质调控", keywords=["罗非鱼", "链球菌病"]),
+    expert("lychee_en", "Flower induction and fruit set of lychee", "Controlling vegetative flushes in lychee orchards",
+           keywords=["lychee", "fruit set"]),
+    expert("titanium", "TC4钛合金近β锻造组织调控", "钛合金热处理与力学性能", keywords=["钛合金", "锻造"], year=2009),
+]
+
+
+@pytest.fixture(scope="module")
+def engine(embedder):
+    built = Engine(MatcherConfig(), embedder)
+    built.build(EXPERTS)
+    return built
+
+
+def ids(suggestions):
+    return [s.expert_id for s in suggestions]
+
+
+def test_plant_floor_need_finds_the_spring_expert(engine):
+    need = NeedRecord(id="n1", title="弹簧装车跑两万公里就断了", description="断口在第二圈附近，表面有锈")
+    assert ids(engine.rank(need, limit=3))[0] == "spring"
+
+
+def test_english_need_reaches_a_chinese_writing_expert_through_the_glossary(engine):
+    need = NeedRecord(id="n2", title="Vaccine against streptococcosis in tilapia farms")
+    ranked = engine.rank(need, limit=3)
+    assert ids(ranked)[0] == "tilapia"
+    vias = {t.get("via") for t in ranked[0].evidence["matched_terms"]}
+    assert "tilapia" in vias
+
+
+def test_english_need_uses_the_dense_channel_for_english_experts(engine):
+    need = NeedRecord(id="n3", title="Our lychee trees flower poorly and drop fruit")
+    top = engine.rank(need, limit=1)[0]
+    assert top.expert_id == "lychee_en"
+    assert {r["code"] for r in top.reasons} >= {"lexical", "semantic"}
+
+
+def test_chinese_need_does_not_use_a_model_that_cannot_read_chinese(engine):
+    need = NeedRecord(id="n4", title="钛合金锻造开裂")
+    top = engine.rank(need, limit=1)[0]
+    assert top.expert_id == "titanium"
+    assert "semantic" not in {r["code"] for r in top.reasons}
+
+
+def test_explanation_contributions_add_up_to_the_score(engine):
+    need = NeedRecord(id="n5", title="减振器异响", industry_codes=("36",), region="广东省佛山市")
+    top = engine.rank(need, limit=1)[0]
+    assert top.expert_id == "damper"
+    assert sum(r["contribution"] for r in top.reasons) == pytest.approx(top.score, abs=1e-3)
+    assert top.evidence["best_item"]["title"] == "减振器异响的NVH诊断"
+    assert "减振器" in [t["term"] for t in top.evidence["matched_terms"]]
+
+
+def test_conflicts_are_excluded_and_full_capacity_is_flagged(engine):
+    need = NeedRecord(id="n6", title="减振器异响", organization="org-1")
+    attrs = {"damper": ExpertAttributes(organization="org-1"), "spring": ExpertAttributes(capacity=2, engaged=2)}
+    ranked = engine.rank(need, attrs, limit=5)
+    assert "damper" not in ids(ranked)
+    assert "full_capacity" in next(s for s in ranked if s.expert_id == "spring").flags
+    with_excluded = engine.rank(need, attrs, limit=5, include_excluded=True)
+    assert with_excluded[-1].expert_id == "damper" and with_excluded[-1].excluded == ["conflict_same_organization"]
+
+
+def test_recency_rewards_recent_work(engine):
+    need = NeedRecord(id="n7", title="钛合金锻造")
+    top = engine.rank(need, limit=1)[0]
+    recency = next(r for r in top.reasons if r["code"] == "recency")
+    assert recency["value"] == 0.0  # last work in 2009
+
+
+def test_incremental_update_ranks_like_a_rebuild(embedder):
+    incremental = Engine(MatcherConfig(), embedder)
+    incremental.build(EXPERTS[:3])
+    incremental.upsert_expert(EXPERTS[3])
+    incremental.upsert_expert(EXPERTS[4])
+    changed = dataclasses.replace(EXPERTS[1], achievements=EXPERTS[1].achievements[:1])
+    incremental.upsert_expert(changed)
+    incremental.remove_expert("tilapia")
+    rebuilt = Engine(MatcherConfig(), embedder)
+    rebuilt.build([EXPERTS[0], changed, EXPERTS[3], EXPERTS[4]])
+    for title in ["弹簧断裂", "Lychee fruit drop", "钛合金锻造", "减振器阻尼阀", "罗非鱼疫苗"]:
+        need = NeedRecord(id="q", title=title)
+        a, b = incremental.rank(need, limit=4), rebuilt.rank(need, limit=4)
+        assert ids(a) == ids(b), title
+        assert [s.score for s in a] == pytest.approx([s.score for s in b], abs=1e-4)
+    assert "tilapia" not in incremental.expert_items
+
+
+def test_save_and_load_give_the_same_rankings(engine, embedder, tmp_path):
+    store = IndexStore(tmp_path)
+    engine.save(store, watermark=17)
+    loaded = Engine(MatcherConfig(), embedder)
+    snapshot = store.open_current()
+    loaded.load_snapshot(snapshot)
+    assert snapshot.manifest["watermark"] == 17
+    for title in ["弹簧断裂", "Lychee fruit drop", "Tilapia vaccine"]:
+        need = NeedRecord(id="q", title=title)
+        assert ids(loaded.rank(need)) == ids(engine.rank(need))
+
+
+def test_an_index_built_with_another_model_is_refused(engine, tmp_path):
+    store = IndexStore(tmp_path)
+    engine.save(store, watermark=1)
+    lexical_only = Engine(MatcherConfig(), None)
+    with pytest.raises(ModelMismatch):
+        lexical_only.load_snapshot(store.open_current())
+
+
+def test_need_vectors_are_cached_by_text(engine):
+    need = NeedRecord(id="cached", title="Lychee flowering")
+    engine.upsert_need(need)
+    fingerprint, vector = engine.need_vectors["cached"]
+    assert np.allclose(engine.prepare_query(need).vector, vector)
+    changed = dataclasses.replace(need, title="Tilapia vaccine")
+    assert not np.allclose(engine.prepare_query(changed).vector, vector)
