@@ -18,14 +18,14 @@ class FieldWeights:
 class MatcherConfig:
     # Aggregation of an expert's item scores: "topk" (mean of the best k), "max" or "mean".
     aggregation: str = "topk"
-    top_k: int = 2
+    top_k: int = 5
     field_weights: FieldWeights = field(default_factory=FieldWeights)
     # Query-side weights of glossary expansions relative to the user's own words.
     translation_weight: float = 0.7
     synonym_weight: float = 0.5
     # Channel weights when the dense model covers the query's language.
-    dense_weight: float = 0.5
-    lexical_weight: float = 0.5
+    dense_weight: float = 0.3
+    lexical_weight: float = 0.7
     # Share of the final score taken by text relevance; the rest by the structured features.
     text_weight: float = 0.75
     feature_weights: dict[str, float] = field(

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,15 +111,9 @@ class Engine:
         self.embedder = embedder
         self.glossary = glossary if glossary is not None else default_glossary()
         self.taxonomy = taxonomy or load_taxonomy()
-        self.text = TextProcessor(self._base_terms(), cjk_bigrams=self.config.cjk_bigrams)
+        self.text = _shared_text_processor(self.glossary, self.taxonomy, self.config.cjk_bigrams)
         self.expert_terms: set[str] = set()
         self._reset()
-
-    def _base_terms(self) -> set[str]:
-        terms = set(self.glossary.terms)
-        for term in list(self.taxonomy.industries.values()) + list(self.taxonomy.disciplines.values()):
-            terms.add(term.zh)
-        return terms
 
     def _reset(self) -> None:
         self.item_expert: list[str] = []
@@ -368,7 +363,7 @@ class Engine:
         item_norm = normalise_max(lex_raw)
         whole_norm = normalise_max({e: float(by_expert[self.expert_ordinal[e]]) for e in candidates})
         lex_norm = {e: share * item_norm[e] + (1 - share) * whole_norm[e] for e in candidates}
-        dense_norm = normalise_minmax(dense_raw)
+        dense_norm = self._dense_on_lexical_scale(dense_raw, lex_norm)
         attrs = _resolve_attributes(attributes, candidates)
         scored = [
             self._score_expert(query, e, lex_norm[e], dense_norm.get(e), attrs.get(e)) for e in candidates
@@ -384,6 +379,21 @@ class Engine:
             for suggestion in result:
                 suggestion.evidence = self._evidence(query, item_scores[suggestion.expert_id], lex_top)
         return result
+
+    @staticmethod
+    def _dense_on_lexical_scale(dense_raw: dict[str, float], lex_norm: dict[str, float]) -> dict[str, float]:
+        """Dense scores mapped onto the lexical range of the experts the model can read.
+
+        When the model reads only some experts (an English-only model and mostly Chinese
+        profiles), raw or min-max dense scores would lift those experts above the others. On
+        the lexical scale of their own group, the dense channel reorders the experts it can
+        read without inflating them against the rest."""
+        if not dense_raw:
+            return {}
+        unit = normalise_minmax(dense_raw)
+        low = min(lex_norm[e] for e in dense_raw)
+        high = max(lex_norm[e] for e in dense_raw)
+        return {e: low + unit[e] * (high - low) for e in dense_raw}
 
     def _score_expert(self, query: Query, expert_id: str, lex: float, dense: float | None, attrs: ExpertAttributes | None) -> Suggestion:
         cfg = self.config
@@ -533,6 +543,27 @@ class Engine:
             self.need_vectors = {i: (fp, matrix[n]) for n, (i, fp) in enumerate(zip(needs["ids"], needs["fingerprints"]))}
         if manifest.get("items") != self.live_item_count or manifest.get("experts") != self.expert_count:
             raise ValueError("manifest counts disagree with the item table")
+
+
+_PROCESSORS: dict[tuple[int, int, bool], TextProcessor] = {}
+_PROCESSORS_LOCK = threading.Lock()
+
+
+def _shared_text_processor(glossary: Glossary, taxonomy: Taxonomy, cjk_bigrams: bool) -> TextProcessor:
+    """One segmenter per process and vocabulary: building jieba's dictionary with thousands of
+    domain terms takes over a second, and every reload of the index would pay it again.
+    Terms learned from expert keywords are shared too, which only makes segmentation agree
+    between the engines of one process."""
+    key = (id(glossary), id(taxonomy), cjk_bigrams)
+    with _PROCESSORS_LOCK:
+        processor = _PROCESSORS.get(key)
+        if processor is None:
+            terms = set(glossary.terms)
+            for term in list(taxonomy.industries.values()) + list(taxonomy.disciplines.values()):
+                terms.add(term.zh)
+            processor = TextProcessor(terms, cjk_bigrams=cjk_bigrams)
+            _PROCESSORS[key] = processor
+        return processor
 
 
 def _resolve_attributes(source: AttributesSource | None, expert_ids: list[str]) -> Mapping[str, ExpertAttributes]:

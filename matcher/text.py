@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
@@ -105,15 +106,17 @@ class TextProcessor:
         jieba.setLogLevel(logging.WARNING)
         self._jieba.initialize()
         self.user_terms: set[str] = set()
+        self._lock = threading.Lock()
         self.add_terms(user_terms)
 
     def add_terms(self, terms: Iterable[str]) -> None:
-        """Teach the segmenter multi-character domain terms (idempotent)."""
-        for term in terms:
-            term = normalise(term).strip()
-            if 2 <= len(term) <= 20 and CJK_CHAR.search(term) and " " not in term and term not in self.user_terms:
-                self.user_terms.add(term)
-                self._jieba.add_word(term, freq=max(2000, self._jieba.suggest_freq(term, tune=False)))
+        """Teach the segmenter multi-character domain terms (idempotent, thread-safe)."""
+        with self._lock:
+            for term in terms:
+                term = normalise(term).strip()
+                if 2 <= len(term) <= 20 and CJK_CHAR.search(term) and " " not in term and term not in self.user_terms:
+                    self.user_terms.add(term)
+                    self._jieba.add_word(term, freq=max(2000, self._jieba.suggest_freq(term, tune=False)))
 
     def tokens(self, text: str, *, normalised: bool = False) -> list[str]:
         """Tokens in order, stopwords removed: Chinese words and sub-words (plus ``#``-prefixed
