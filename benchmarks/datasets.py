@@ -48,7 +48,7 @@ def csl_routing(papers: list[Paper]) -> tuple[list[ExpertRecord], list[NeedRecor
     for paper in papers:
         by_discipline[paper.discipline].append(paper)
     experts, needs, truth = [], [], {}
-    for index, (discipline, group) in enumerate(sorted(by_discipline.items())):
+    for index, (_discipline, group) in enumerate(sorted(by_discipline.items())):
         if len(group) < 2:
             continue
         expert_id = f"d{index:02d}"

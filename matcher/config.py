@@ -40,7 +40,7 @@ class MatcherConfig:
     recency_full_years: int = 3
     recency_zero_years: int = 15
     # Candidate generation: items fetched from each channel before expert-level scoring.
-    candidate_items: int = 400
+    candidate_items: int = 200
     score_all_below_experts: int = 3000
     # FAISS: exact search below this many vectors, IVF above.
     exact_index_max_vectors: int = 50_000
@@ -48,6 +48,18 @@ class MatcherConfig:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     cjk_bigrams: bool = True
+    # Query terms held by more than this share of items (and by more than
+    # ``term_prune_min_docs`` items) are left out: their idf is small, so they barely change
+    # the ranking, but they cost time in proportion to the number of documents holding them.
+    # At the demo's scale nothing is pruned.
+    term_prune_share: float = 0.05
+    term_prune_min_docs: int = 5000
+    # Above ``score_all_below_experts``, candidates come from a pass over all items with the
+    # need's most informative terms (by weight x idf) until their posting lists hold
+    # ``candidate_postings`` entries (at least ``candidate_min_terms`` terms); candidates are
+    # then scored exactly with every term. This bounds the cost of the pass at any scale.
+    candidate_postings: int = 200_000
+    candidate_min_terms: int = 16
     # Lexical channel: share of the item-level aggregate; the rest comes from one BM25
     # document per expert (all items together), which catches vocabulary spread over items.
     item_level_share: float = 0.5

@@ -8,7 +8,6 @@ channel per query; fuses them with structured features; applies hard constraints
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +21,7 @@ import numpy as np
 from .config import MatcherConfig
 from .embedding import Embedder
 from .glossary import Glossary, default_glossary
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, TermCounts
 from .records import ExpertAttributes, ExpertRecord, NeedRecord
 from .scoring import aggregate, features, hard_constraints, normalise_max, normalise_minmax
 from .store import IndexStore, Snapshot
@@ -47,6 +46,13 @@ class ItemText:
     year: int | None
     fields: dict[str, str]  # title / keywords / body
     dense_text: str
+
+
+@dataclass
+class PreparedItem:
+    expert_id: str
+    item: ItemText
+    tokens: list[str]
 
 
 @dataclass
@@ -173,35 +179,48 @@ class Engine:
     def build(self, experts: Iterable[ExpertRecord], needs: Iterable[NeedRecord] = (), *, progress: bool = False) -> None:
         """Index everything from scratch."""
         experts = list(experts)
-        self._reset()
         for expert in experts:
             self.learn_terms(expert)
-        docs: dict[int, list[str]] = {}
-        expert_docs: dict[int, list[str]] = {}
-        dense_texts: list[str] = []
-        for expert in _progress(experts, progress, "tokenise experts"):
-            whole: list[str] = []
-            for item in expert_item_texts(expert):
-                item_id = self._append_item(expert.id, item)
-                docs[item_id] = self.item_tokens(item)
-                whole.extend(docs[item_id])
-                dense_texts.append(item.dense_text)
-            if expert.id in self.expert_items:
-                expert_docs[self._ordinal(expert.id)] = whole
-        self.lexical.build(docs)
-        self.expert_lexical.build(expert_docs)
-        if self.vectors is not None:
-            self.vectors.build(self._encode_items(dense_texts, self.item_dense_ok, progress=progress))
+        items = [(expert.id, item) for expert in experts for item in expert_item_texts(expert)]
+        covered = [self.dense_covers(detect_language(item.dense_text)) for _, item in items]
+        vectors = None
+        if self.embedder is not None:
+            vectors = self._encode_items([item.dense_text for _, item in items], covered, progress=progress)
+        entries = (PreparedItem(expert_id, item, self.item_tokens(item))
+                   for expert_id, item in _progress(items, progress, "tokenise items"))
+        self.bulk_load(entries, vectors, covered)
         self.set_needs(list(needs), progress=progress)
 
-    def _append_item(self, expert_id: str, item: ItemText) -> int:
+    def bulk_load(self, entries: Iterable[PreparedItem], vectors: np.ndarray | None, dense_ok: Iterable[bool]) -> None:
+        """Index prepared items whose tokens and vectors were computed elsewhere (a full
+        rebuild, or embedding backfills run by workers); replaces the whole index. ``entries``
+        may be a generator: each item's tokens are reduced to term counts as it arrives."""
+        self._reset()
+        counts = TermCounts()
+        owners: list[int] = []
+        for entry, ok in zip(entries, dense_ok, strict=True):
+            item_id = self._append_item(entry.expert_id, entry.item, dense_ok=ok)
+            counts.add(item_id, entry.tokens)
+            owners.append(self._ordinal(entry.expert_id))
+        self.lexical.build_from_counts(counts)
+        self.expert_lexical.build_from_counts(counts, groups=np.asarray(owners, dtype=np.int64),
+                                              keys=list(range(len(self.expert_order))))
+        del counts
+        if self.vectors is not None:
+            if vectors is None or len(vectors) != len(self.item_expert):
+                raise ValueError("bulk_load needs one vector per entry when the engine has a dense model")
+            self.vectors.build(vectors)
+
+    def _append_item(self, expert_id: str, item: ItemText, *, dense_ok: bool | None = None) -> int:
         item_id = len(self.item_expert)
         self.item_expert.append(expert_id)
         self.item_kind.append(item.kind)
         self.item_ref.append(item.ref)
         self.item_title.append(item.title)
         self.item_year.append(item.year)
-        self.item_dense_ok.append(self.dense_covers(detect_language(item.dense_text)))
+        if dense_ok is None:
+            dense_ok = self.dense_covers(detect_language(item.dense_text))
+        self.item_dense_ok.append(dense_ok)
         self.item_alive.append(True)
         self.expert_items.setdefault(expert_id, []).append(item_id)
         return item_id
@@ -297,6 +316,11 @@ class Engine:
                 if token not in terms or (token in origins and terms[token] < weight):
                     terms[token] = weight
                     origins[token] = expansion.source
+        limit = max(self.config.term_prune_min_docs, self.config.term_prune_share * self.lexical.n_docs)
+        frequent = {t for t in terms if self.lexical.doc_frequency(t) > limit}
+        if frequent and len(frequent) < len(terms):
+            terms = {t: w for t, w in terms.items() if t not in frequent}
+            origins = {t: o for t, o in origins.items() if t in terms}
         vector = None
         if self.vectors is not None and self.dense_covers(lang):
             cached = self.need_vectors.get(need.id)
@@ -306,21 +330,33 @@ class Engine:
                 vector = self.embedder.encode([need.text()])[0]
         return Query(need=need, lang=lang, terms=terms, origins=origins, vector=vector)
 
-    def _candidates(self, query: Query, lexical: np.ndarray, by_expert: np.ndarray, all_experts: bool) -> list[str]:
-        if all_experts or self.expert_count <= self.config.score_all_below_experts:
-            return list(self.expert_items)
-        k = self.config.candidate_items
+    def _candidates(self, query: Query) -> list[str]:
+        """Experts worth scoring: the best items and expert documents for the need's most
+        informative terms, and the nearest items in the vector index."""
+        cfg = self.config
+        k = cfg.candidate_items
+        known = [t for t in query.terms if self.lexical.doc_frequency(t) > 0]
+        short: dict[str, float] = {}
+        postings = 0
+        for term in sorted(known, key=lambda t: (-query.terms[t] * self.lexical.idf(t), t)):
+            cost = self.lexical.doc_frequency(term)
+            if len(short) >= cfg.candidate_min_terms and postings + cost > cfg.candidate_postings:
+                continue
+            short[term] = query.terms[term]
+            postings += cost
         found: set[str] = set()
-        if len(lexical):
-            top = np.argpartition(-lexical, min(k, len(lexical) - 1))[:k]
-            found.update(self.item_expert[i] for i in top if lexical[i] > 0 and self.item_alive[i])
-        if len(by_expert):
-            top = np.argpartition(-by_expert, min(k, len(by_expert) - 1))[:k]
-            found.update(self.expert_order[i] for i in top if by_expert[i] > 0)
+        items = self.lexical.scores(short, len(self.item_expert))
+        if len(items):
+            top = np.argpartition(-items, min(k, len(items) - 1))[:k]
+            found.update(self.item_expert[i] for i in top if items[i] > 0 and self.item_alive[i])
+        experts = self.expert_lexical.scores(short, len(self.expert_order))
+        if len(experts):
+            top = np.argpartition(-experts, min(k, len(experts) - 1))[:k]
+            found.update(self.expert_order[i] for i in top if experts[i] > 0)
         if query.vector is not None and self.vectors is not None:
             ids, _ = self.vectors.search(query.vector, k)
             found.update(self.item_expert[i] for i in ids if self.item_alive[i])
-        return [e for e in found if e in self.expert_items]
+        return sorted(e for e in found if e in self.expert_items)
 
     def rank(
         self,
@@ -331,16 +367,26 @@ class Engine:
         all_experts: bool = False,
         explain: bool = True,
         include_excluded: bool = False,
+        query: Query | None = None,
     ) -> list[Suggestion]:
         """Experts for ``need``, best first: up to ``limit`` eligible experts, then (with
         ``include_excluded``) up to ``limit`` experts a hard constraint rules out, each carrying
         its ``excluded`` reasons."""
         cfg = self.config
-        query = self.prepare_query(need)
-        n_items = len(self.item_expert)
-        lexical = self.lexical.scores(query.terms, n_items) if n_items else np.zeros(0, dtype=np.float32)
-        by_expert = self.expert_lexical.scores(query.terms, len(self.expert_order))
-        candidates = self._candidates(query, lexical, by_expert, all_experts)
+        query = query or self.prepare_query(need)
+        small = all_experts or self.expert_count <= cfg.score_all_below_experts
+        if small:
+            candidates = list(self.expert_items)
+            lexical = self.lexical.scores(query.terms, len(self.item_expert))
+            by_expert = self.expert_lexical.scores(query.terms, len(self.expert_order))
+        else:
+            candidates = self._candidates(query)
+            item_ids = np.fromiter((i for e in candidates for i in self.expert_items[e]), dtype=np.int64)
+            lexical = np.zeros(len(self.item_expert), dtype=np.float32)
+            lexical[item_ids] = self.lexical.scores_for(item_ids, query.terms)
+            ordinals = np.fromiter((self.expert_ordinal[e] for e in candidates), dtype=np.int64, count=len(candidates))
+            by_expert = np.zeros(len(self.expert_order), dtype=np.float32)
+            by_expert[ordinals] = self.expert_lexical.scores_for(ordinals, query.terms)
         if not candidates:
             return []
         lex_raw: dict[str, float] = {}
@@ -348,37 +394,66 @@ class Engine:
         item_scores: dict[str, list[tuple[int, float, float | None]]] = {}
         for expert_id in candidates:
             ids = self.expert_items[expert_id]
-            lex_values = [float(lexical[i]) for i in ids]
+            lex_values = lexical[ids].tolist()
             lex_raw[expert_id] = aggregate(lex_values, cfg.aggregation, cfg.top_k)
             dense_values: list[float | None] = [None] * len(ids)
             if query.vector is not None:
                 ok = [i for i in ids if self.item_dense_ok[i]]
                 if ok:
-                    sims = self.vectors.similarities(query.vector, np.asarray(ok, dtype=np.int64))
-                    by_id = dict(zip(ok, (float(s) for s in sims)))
+                    sims = self.vectors.similarities(query.vector, np.asarray(ok, dtype=np.int64)).tolist()
+                    by_id = dict(zip(ok, sims))
                     dense_values = [by_id.get(i) for i in ids]
-                    dense_raw[expert_id] = aggregate(list(by_id.values()), cfg.aggregation, cfg.top_k)
+                    dense_raw[expert_id] = aggregate(sims, cfg.aggregation, cfg.top_k)
             item_scores[expert_id] = list(zip(ids, lex_values, dense_values))
         share = cfg.item_level_share
         item_norm = normalise_max(lex_raw)
         whole_norm = normalise_max({e: float(by_expert[self.expert_ordinal[e]]) for e in candidates})
         lex_norm = {e: share * item_norm[e] + (1 - share) * whole_norm[e] for e in candidates}
         dense_norm = self._dense_on_lexical_scale(dense_raw, lex_norm)
-        attrs = _resolve_attributes(attributes, candidates)
-        scored = [
-            self._score_expert(query, e, lex_norm[e], dense_norm.get(e), attrs.get(e)) for e in candidates
-        ]
-        scored.sort(key=lambda s: (-s.score, s.expert_id))
-        eligible = [s for s in scored if not s.excluded]
-        excluded = [s for s in scored if s.excluded]
+        eligible, excluded = self._score_in_bounds(query, candidates, lex_norm, dense_norm, attributes, limit)
         if limit is not None:
             eligible, excluded = eligible[:limit], excluded[:limit]
         result = eligible + (excluded if include_excluded else [])
-        if explain:
-            lex_top = max(lex_raw.values(), default=0.0) or 1.0
-            for suggestion in result:
-                suggestion.evidence = self._evidence(query, item_scores[suggestion.expert_id], lex_top)
+        for suggestion in result:
+            self._reasons(suggestion)
+        if explain and result:
+            self._explain(query, result, item_scores, max(lex_raw.values(), default=0.0) or 1.0)
         return result
+
+    def _text_score(self, lex: float, dense: float | None) -> tuple[float, list[tuple[str, float, float]]]:
+        if dense is None:
+            return lex, [("lexical", lex, 1.0)]
+        total = self.config.dense_weight + self.config.lexical_weight
+        wd, wl = self.config.dense_weight / total, self.config.lexical_weight / total
+        return wd * dense + wl * lex, [("lexical", lex, wl), ("semantic", dense, wd)]
+
+    def _score_in_bounds(self, query, candidates, lex_norm, dense_norm, attributes, limit):
+        """Full scores (features, constraints) for candidates in order of text score, stopping
+        once no remaining candidate can reach the ``limit``-th eligible score: the structured
+        features add at most their summed weights, so the bound is exact. Attributes are
+        fetched only for the experts actually scored, in batches."""
+        cfg = self.config
+        text = {e: self._text_score(lex_norm[e], dense_norm.get(e))[0] for e in candidates}
+        order = sorted(candidates, key=lambda e: (-text[e], e))
+        headroom = sum(cfg.feature_weights.values())
+        batch = len(order) if limit is None else max(3 * limit, 60)
+        eligible: list[Suggestion] = []
+        excluded: list[Suggestion] = []
+        position = 0
+        while position < len(order):
+            chunk = order[position : position + batch]
+            position += batch
+            attrs = _resolve_attributes(attributes, chunk)
+            for expert_id in chunk:
+                suggestion = self._score_expert(query, expert_id, lex_norm[expert_id], dense_norm.get(expert_id), attrs.get(expert_id))
+                (excluded if suggestion.excluded else eligible).append(suggestion)
+            if limit is not None and len(eligible) >= limit and position < len(order):
+                eligible.sort(key=lambda s: (-s.score, s.expert_id))
+                if cfg.text_weight * text[order[position]] + headroom < eligible[limit - 1].score:
+                    break
+        eligible.sort(key=lambda s: (-s.score, s.expert_id))
+        excluded.sort(key=lambda s: (-s.score, s.expert_id))
+        return eligible, excluded
 
     @staticmethod
     def _dense_on_lexical_scale(dense_raw: dict[str, float], lex_norm: dict[str, float]) -> dict[str, float]:
@@ -396,65 +471,73 @@ class Engine:
         return {e: low + unit[e] * (high - low) for e in dense_raw}
 
     def _score_expert(self, query: Query, expert_id: str, lex: float, dense: float | None, attrs: ExpertAttributes | None) -> Suggestion:
+        """Score, flags and hard-constraint reasons; ``reasons`` are filled in later, only for
+        the suggestions actually returned (see :meth:`_reasons`)."""
         cfg = self.config
-        attrs = attrs or ExpertAttributes()
-        if attrs.latest_year is None:
-            years = [self.item_year[i] for i in self.expert_items[expert_id] if self.item_year[i]]
-            attrs = dataclasses.replace(attrs, latest_year=max(years) if years else None)
-        if dense is None:
-            text = lex
-            channel = [("lexical", lex, 1.0)]
-        else:
-            total = cfg.dense_weight + cfg.lexical_weight
-            wd, wl = cfg.dense_weight / total, cfg.lexical_weight / total
-            text = wd * dense + wl * lex
-            channel = [("lexical", lex, wl), ("semantic", dense, wd)]
+        attrs = attrs or _NO_ATTRIBUTES
+        latest_year = attrs.latest_year
+        if latest_year is None:
+            latest_year = max((self.item_year[i] for i in self.expert_items[expert_id] if self.item_year[i]), default=None)
+        text, _ = self._text_score(lex, dense)
+        values = features(self.taxonomy, query.need, attrs, latest_year, cfg.recency_full_years, cfg.recency_zero_years)
+        score = cfg.text_weight * text + sum(weight * values.get(code, 0.0) for code, weight in cfg.feature_weights.items())
+        suggestion = Suggestion(expert_id=expert_id, score=round(float(score), 6), text_score=round(float(text), 6),
+                                flags=["full_capacity"] if attrs.remaining_capacity == 0 else [],
+                                excluded=hard_constraints(query.need, attrs))
+        suggestion.reasons = [(lex, dense, values)]  # raw parts; turned into reason dicts by _reasons
+        return suggestion
+
+    def _reasons(self, suggestion: Suggestion) -> None:
+        """Each channel and feature with its value, weight and contribution (they sum to the score)."""
+        cfg = self.config
+        lex, dense, values = suggestion.reasons[0]
+        _, channel = self._text_score(lex, dense)
         reasons = [
             {"code": code, "value": round(value, 4), "weight": round(cfg.text_weight * w, 4),
              "contribution": round(cfg.text_weight * w * value, 4)}
             for code, value, w in channel
         ]
-        values = features(self.taxonomy, query.need, attrs, cfg.recency_full_years, cfg.recency_zero_years)
-        score = cfg.text_weight * text
         for code, weight in cfg.feature_weights.items():
             value = values.get(code, 0.0)
-            score += weight * value
             reasons.append({"code": code, "value": round(value, 4), "weight": weight, "contribution": round(weight * value, 4)})
-        flags = []
-        if attrs.remaining_capacity == 0:
-            flags.append("full_capacity")
-        return Suggestion(expert_id=expert_id, score=round(float(score), 6), text_score=round(float(text), 6),
-                          reasons=reasons, flags=flags, excluded=hard_constraints(query.need, attrs))
+        suggestion.reasons = reasons
 
-    def _evidence(self, query: Query, items: list[tuple[int, float, float | None]], lex_top: float) -> dict:
+    def _explain(self, query: Query, suggestions: list[Suggestion], item_scores: dict, lex_top: float) -> None:
+        """Evidence for each suggestion: its closest items and the need's terms found in them."""
+
         def item_score(entry: tuple[int, float, float | None]) -> float:
             _, lex, dense = entry
             lex_part = lex / lex_top
             return lex_part if dense is None else 0.5 * lex_part + 0.5 * max(dense, 0.0)
 
-        ranked = sorted(items, key=item_score, reverse=True)
-        best = ranked[0]
-        terms = []
-        seen = set()
-        weighted = sorted(query.terms.items(), key=lambda kv: (-kv[1], -self.lexical.idf(kv[0])))
-        for item_id, _, _ in ranked[:2]:
-            for token, _ in weighted:
-                if token not in seen and token and not token.startswith("#") and self.lexical.contains(item_id, token):
-                    seen.add(token)
-                    entry = {"term": token}
-                    if token in query.origins:
-                        entry["via"] = query.origins[token]
-                    terms.append(entry)
-        return {
-            "matched_terms": terms[:12],
-            "best_item": {
-                "kind": self.item_kind[best[0]],
-                "ref": self.item_ref[best[0]],
-                "title": self.item_title[best[0]],
-                "year": self.item_year[best[0]],
-                "score": round(item_score(best), 4),
-            },
-        }
+        best_items = {s.expert_id: sorted(item_scores[s.expert_id], key=item_score, reverse=True)[:2] for s in suggestions}
+        terms = [t for t in query.terms if t and not t.startswith("#")]
+        idf = {t: self.lexical.idf(t) for t in terms}
+        terms.sort(key=lambda t: (-query.terms[t], -idf[t], t))
+        found = self.lexical.tokens_in([entry[0] for items in best_items.values() for entry in items], terms)
+        for suggestion in suggestions:
+            ranked = best_items[suggestion.expert_id]
+            matched: list[dict] = []
+            seen: set[str] = set()
+            for item_id, _, _ in ranked:
+                for token in terms:
+                    if token in found.get(item_id, ()) and token not in seen:
+                        seen.add(token)
+                        entry = {"term": token}
+                        if token in query.origins:
+                            entry["via"] = query.origins[token]
+                        matched.append(entry)
+            best = ranked[0]
+            suggestion.evidence = {
+                "matched_terms": _drop_contained(matched)[:12],
+                "best_item": {
+                    "kind": self.item_kind[best[0]],
+                    "ref": self.item_ref[best[0]],
+                    "title": self.item_title[best[0]],
+                    "year": self.item_year[best[0]],
+                    "score": round(item_score(best), 4),
+                },
+            }
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, store: IndexStore, *, watermark: int, extra: dict | None = None) -> Snapshot:
@@ -543,6 +626,15 @@ class Engine:
             self.need_vectors = {i: (fp, matrix[n]) for n, (i, fp) in enumerate(zip(needs["ids"], needs["fingerprints"]))}
         if manifest.get("items") != self.live_item_count or manifest.get("experts") != self.expert_count:
             raise ValueError("manifest counts disagree with the item table")
+
+
+_NO_ATTRIBUTES = ExpertAttributes()
+
+
+def _drop_contained(terms: list[dict]) -> list[dict]:
+    """Search-mode segmentation yields both 链球菌病 and 链球菌; show only the longest."""
+    words = [t["term"] for t in terms]
+    return [t for t in terms if not any(t["term"] != w and t["term"] in w for w in words)]
 
 
 _PROCESSORS: dict[tuple[int, int, bool], TextProcessor] = {}

@@ -1,10 +1,12 @@
 """Lexical channel: BM25 (Lucene variant) over item token lists.
 
-The main segment is a ``bm25s`` index (a token-major sparse matrix of precomputed BM25
-weights). Items added or changed after the main build live in a small delta segment scored
-with the main segment's statistics (N, document frequencies, average length), so one expert's
-edit costs milliseconds instead of a rebuild; removed items are tombstoned. When the delta
-grows past a threshold the owner rebuilds the main segment.
+The main segment is a token-major sparse matrix (scipy CSC, one column per token) of
+precomputed BM25 weights, built with vectorised numpy from per-document term counts — the same
+Lucene formula as ``bm25s`` (a test holds the two equal), in a fraction of its memory at a
+million documents. Items added or changed after the main build live in a small delta segment
+scored with the main segment's statistics (N, document frequencies, average length), so one
+expert's edit costs milliseconds instead of a rebuild; removed items are tombstoned. When the
+delta grows past a threshold the owner rebuilds the main segment.
 """
 
 from __future__ import annotations
@@ -12,11 +14,39 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import scipy.sparse as sp
+
+
+class TermCounts:
+    """Per-document term counts collected one document at a time (token ids, not strings)."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self.keys: list[int] = []
+        self._ids: list[np.ndarray] = []
+        self._tfs: list[np.ndarray] = []
+        self.lengths: list[int] = []
+
+    def add(self, key: int, tokens: Iterable[str]) -> None:
+        vocab = self.vocab
+        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32)
+        unique, counts = np.unique(ids, return_counts=True)
+        self.keys.append(key)
+        self._ids.append(unique.astype(np.int32))
+        self._tfs.append(counts.astype(np.float32))
+        self.lengths.append(len(ids))
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, token, tf) for every (document, distinct token)."""
+        sizes = np.fromiter((len(a) for a in self._ids), dtype=np.int64, count=len(self._ids))
+        rows = np.repeat(np.arange(len(self._ids), dtype=np.int32), sizes)
+        cols = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int32)
+        tfs = np.concatenate(self._tfs) if self._tfs else np.zeros(0, np.float32)
+        return rows, cols, tfs
 
 
 class LexicalIndex:
@@ -30,31 +60,62 @@ class LexicalIndex:
         self.avg_len = 1.0
         self.doc_freq = np.zeros(0, dtype=np.int64)
         self.delta: dict[int, tuple[dict[str, int], int]] = {}  # item id -> (term counts, length)
+        self._delta_postings: dict[str, set[int]] = {}  # token -> delta items holding it
+        self._dead_array: np.ndarray | None = None
+        self._rows: sp.csr_matrix | None = None  # document-major copy, built on first need
         self.dead: set[int] = set()  # item ids tombstoned in the main segment
 
     # -- building ------------------------------------------------------------------------------
     def build(self, docs: dict[int, list[str]]) -> None:
-        item_ids = np.array(sorted(docs), dtype=np.int64)
-        corpus = [docs[i] for i in item_ids]
-        self.main_items = item_ids
-        self.n_docs = len(corpus)
-        self.avg_len = (sum(len(d) for d in corpus) / self.n_docs) if self.n_docs else 1.0
-        self.delta = {}
-        self.dead = set()
-        if not self.n_docs:
-            self.vocab, self.matrix, self.doc_freq = {}, None, np.zeros(0, dtype=np.int64)
+        """Index ``{item_id: tokens}`` as the main segment (replacing everything)."""
+        counts = TermCounts()
+        for item_id in sorted(docs):
+            counts.add(item_id, docs[item_id])
+        self.build_from_counts(counts)
+
+    def build_from_counts(self, counts: TermCounts, groups: np.ndarray | None = None, keys: list[int] | None = None) -> None:
+        """Build from collected term counts. With ``groups`` (one group number per counted
+        document) the documents of a group are summed into one document whose key is
+        ``keys[group]`` — one BM25 document per expert from the items' counts."""
+        rows, cols, tfs = counts.pairs()
+        lengths = np.asarray(counts.lengths, dtype=np.float64)
+        doc_keys = np.asarray(counts.keys, dtype=np.int64)
+        if groups is not None:
+            groups = np.asarray(groups, dtype=np.int64)
+            n_groups = len(keys)
+            summed = sp.csr_matrix((tfs, (groups[rows], cols)), shape=(n_groups, max(len(counts.vocab), 1)))
+            summed.sum_duplicates()
+            coo = summed.tocoo()
+            rows, cols, tfs = coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float32)
+            lengths = np.bincount(groups, weights=lengths, minlength=n_groups)
+            doc_keys = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(doc_keys, kind="stable")
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        self.main_items = doc_keys[order]
+        rows = position[rows]
+        lengths = lengths[order]
+        self.n_docs = len(doc_keys)
+        self.avg_len = float(lengths.mean()) if self.n_docs else 1.0
+        self.delta, self.dead, self._delta_postings = {}, set(), {}
+        self._dead_array, self._rows = None, None
+        self.vocab = dict(counts.vocab)
+        n_vocab = max(len(self.vocab), 1)
+        if self.n_docs == 0:
+            self.matrix, self.doc_freq = None, np.zeros(0, dtype=np.int64)
             return
-        retriever = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
-        retriever.index(corpus, show_progress=False)
-        scores = retriever.scores
-        token_major = sp.csr_matrix(
-            (scores["data"], scores["indices"], scores["indptr"]),
-            shape=(len(scores["indptr"]) - 1, scores["num_docs"]),
-        )
-        self.matrix = token_major.T.tocsc()  # columns are tokens
+        self.doc_freq = np.bincount(cols, minlength=n_vocab).astype(np.int64)
+        idf = np.log(1 + (self.n_docs - self.doc_freq + 0.5) / (self.doc_freq + 0.5)).astype(np.float32)
+        norm = (self.k1 * (1 - self.b + self.b * lengths / self.avg_len)).astype(np.float32)
+        weights = idf[cols] * tfs / (tfs + norm[rows])
+        del tfs
+        self.matrix = sp.csc_matrix((weights, (rows, cols)), shape=(self.n_docs, n_vocab), dtype=np.float32)
         self.matrix.sort_indices()
-        self.vocab = {token: int(i) for token, i in retriever.vocab_dict.items()}
-        self.doc_freq = np.diff(self.matrix.indptr).astype(np.int64)
+        self._rows = self.matrix.tocsr()
+
+    def doc_frequency(self, token: str) -> int:
+        tid = self.vocab.get(token)
+        return int(self.doc_freq[tid]) if tid is not None and tid < len(self.doc_freq) else 0
 
     def idf(self, token: str) -> float:
         tid = self.vocab.get(token)
@@ -65,17 +126,39 @@ class LexicalIndex:
     def set(self, item_id: int, tokens: list[str]) -> None:
         """Add or replace one item (delta segment)."""
         self.remove(item_id)
-        self.delta[item_id] = (dict(Counter(tokens)), len(tokens))
+        counts = dict(Counter(tokens))
+        self.delta[item_id] = (counts, len(tokens))
+        for token in counts:
+            self._delta_postings.setdefault(token, set()).add(item_id)
 
     def remove(self, item_id: int) -> None:
-        self.delta.pop(item_id, None)
+        entry = self.delta.pop(item_id, None)
+        if entry is not None:
+            for token in entry[0]:
+                postings = self._delta_postings.get(token)
+                if postings is not None:
+                    postings.discard(item_id)
+                    if not postings:
+                        del self._delta_postings[token]
         self.dead.add(item_id)
+        self._dead_array = None
 
     @property
     def delta_size(self) -> int:
         return len(self.delta)
 
     # -- queries -------------------------------------------------------------------------------
+    @property
+    def _identity(self) -> bool:
+        """Main-segment positions equal item ids (the usual case right after a rebuild)."""
+        n = len(self.main_items)
+        return n == 0 or (int(self.main_items[0]) == 0 and int(self.main_items[-1]) == n - 1)
+
+    def _dead_ids(self) -> np.ndarray:
+        if self._dead_array is None:
+            self._dead_array = np.fromiter(self.dead, dtype=np.int64, count=len(self.dead))
+        return self._dead_array
+
     def scores(self, query: dict[str, float], n_items: int) -> np.ndarray:
         """BM25 score of every item id below ``n_items`` for a weighted query."""
         out = np.zeros(n_items, dtype=np.float32)
@@ -88,26 +171,92 @@ class LexicalIndex:
                     continue
                 lo, hi = indptr[tid], indptr[tid + 1]
                 main[indices[lo:hi]] += weight * data[lo:hi]
-            valid = self.main_items < n_items
-            out[self.main_items[valid]] = main[valid]
+            if self._identity:
+                keep = min(self.n_docs, n_items)
+                out[:keep] = main[:keep]
+            else:
+                valid = self.main_items < n_items
+                out[self.main_items[valid]] = main[valid]
         if self.dead:
-            dead = np.fromiter((i for i in self.dead if i < n_items), dtype=np.int64)
-            out[dead] = 0.0
-        if self.delta:
-            idf = {token: self.idf(token) for token in query}
-            for item_id, (counts, length) in self.delta.items():
-                if item_id < n_items:
-                    out[item_id] = self._delta_score(counts, length, query, idf)
+            dead = self._dead_ids()
+            out[dead[dead < n_items]] = 0.0
+        for item_id, score in self._delta_scores(query).items():
+            if item_id < n_items:
+                out[item_id] = score
         return out
 
-    def _delta_score(self, counts: dict[str, int], length: int, query: dict[str, float], idf: dict[str, float]) -> float:
-        norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
-        total = 0.0
+    def _delta_scores(self, query: dict[str, float]) -> dict[int, float]:
+        """Scores of delta items holding at least one query token (through their postings)."""
+        totals: dict[int, float] = {}
+        if not self.delta:
+            return totals
         for token, weight in query.items():
-            tf = counts.get(token)
-            if tf:
-                total += weight * idf[token] * tf / (tf + norm)
-        return total
+            postings = self._delta_postings.get(token)
+            if not postings:
+                continue
+            idf = self.idf(token)
+            for item_id in postings:
+                counts, length = self.delta[item_id]
+                tf = counts[token]
+                norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
+                totals[item_id] = totals.get(item_id, 0.0) + weight * idf * tf / (tf + norm)
+        return totals
+
+    def scores_for(self, item_ids: np.ndarray, query: dict[str, float]) -> np.ndarray:
+        """Exact BM25 scores of just these items (the candidates): their rows of a
+        document-major copy of the matrix times the query vector."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        out = np.zeros(len(item_ids), dtype=np.float32)
+        if len(item_ids) == 0:
+            return out
+        if self.matrix is not None and len(self.main_items):
+            token_ids = [self.vocab[t] for t in query if t in self.vocab]
+            if token_ids:
+                positions = np.searchsorted(self.main_items, item_ids)
+                clipped = np.minimum(positions, len(self.main_items) - 1)
+                in_main = self.main_items[clipped] == item_ids
+                if in_main.any():
+                    vector = np.zeros(self.matrix.shape[1], dtype=np.float32)
+                    vector[token_ids] = [query[t] for t in query if t in self.vocab]
+                    out[in_main] = self.rows[clipped[in_main]] @ vector
+        if self.dead:
+            out[np.isin(item_ids, self._dead_ids())] = 0.0
+        for item_id, score in self._delta_scores(query).items():
+            out[item_ids == item_id] = score
+        return out
+
+    @property
+    def rows(self) -> sp.csr_matrix:
+        """Document-major copy of the matrix (built with it; rebuilt after a load)."""
+        if self._rows is None:
+            self._rows = self.matrix.tocsr()
+        return self._rows
+
+    def tokens_in(self, item_ids: list[int], tokens: list[str]) -> dict[int, set[str]]:
+        """Which of ``tokens`` each item contains: one vectorised lookup per token."""
+        found: dict[int, set[str]] = {i: set() for i in item_ids}
+        main_ids = [i for i in set(item_ids) if i not in self.delta and i not in self.dead]
+        for item_id in item_ids:
+            if item_id in self.delta:
+                found[item_id].update(t for t in tokens if t in self.delta[item_id][0])
+        if not main_ids or self.matrix is None:
+            return found
+        ids = np.array(main_ids, dtype=np.int64)
+        positions = np.searchsorted(self.main_items, ids)
+        valid = (positions < len(self.main_items)) & (self.main_items[np.minimum(positions, len(self.main_items) - 1)] == ids)
+        ids, positions = ids[valid], positions[valid]
+        for token in tokens:
+            tid = self.vocab.get(token)
+            if tid is None:
+                continue
+            column = self.matrix.indices[self.matrix.indptr[tid] : self.matrix.indptr[tid + 1]]
+            if len(column) == 0:
+                continue
+            hits = np.searchsorted(column, positions)
+            present = (hits < len(column)) & (column[np.minimum(hits, len(column) - 1)] == positions)
+            for item_id in ids[present]:
+                found[int(item_id)].add(token)
+        return found
 
     def contains(self, item_id: int, token: str) -> bool:
         """Whether the item's text has ``token`` (for explanations)."""
@@ -151,13 +300,17 @@ class LexicalIndex:
         index.n_docs = int(meta["n_docs"])
         index.avg_len = float(meta["avg_len"])
         index.vocab = {str(k): int(v) for k, v in meta["vocab"].items()}
-        index.delta = {int(i): (dict(v[0]), int(v[1])) for i, v in meta["delta"].items()}
+        for item_id, (counts, length) in meta["delta"].items():
+            index.delta[int(item_id)] = (dict(counts), int(length))
+            for token in counts:
+                index._delta_postings.setdefault(token, set()).add(int(item_id))
         index.dead = {int(i) for i in meta["dead"]}
         index.main_items = np.load(directory / f"{prefix}_items.npy")
         matrix_path = directory / f"{prefix}_matrix.npz"
         if index.n_docs:
             index.matrix = sp.load_npz(matrix_path).tocsc()
             index.doc_freq = np.diff(index.matrix.indptr).astype(np.int64)
+            index._rows = index.matrix.tocsr()
             if index.matrix.shape[0] != index.n_docs or len(index.main_items) != index.n_docs:
                 raise ValueError("lexical index files disagree on the number of documents")
         return index

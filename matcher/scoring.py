@@ -78,13 +78,14 @@ def recency_fit(latest_year: int | None, full_years: int, zero_years: int, today
     return 1.0 - (age - full_years) / (zero_years - full_years)
 
 
-def features(taxonomy: Taxonomy, need: NeedRecord, attrs: ExpertAttributes, full_years: int, zero_years: int) -> dict[str, float]:
+def features(taxonomy: Taxonomy, need: NeedRecord, attrs: ExpertAttributes, latest_year: int | None,
+             full_years: int, zero_years: int) -> dict[str, float]:
     return {
         "discipline": taxonomy.discipline_fit(list(need.industry_codes), list(attrs.discipline_codes)),
         "region": region_fit(taxonomy, need.region, attrs.region),
         "cooperation_mode": mode_fit(need.cooperation_modes, attrs.cooperation_modes),
         "capacity": capacity_fit(attrs),
-        "recency": recency_fit(attrs.latest_year, full_years, zero_years),
+        "recency": recency_fit(latest_year, full_years, zero_years),
     }
 
 

@@ -24,7 +24,7 @@ class Term:
         return self.en if locale.startswith("en") else self.zh
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Taxonomy:
     industries: dict[str, Term]  # sections (letters) and divisions (two digits)
     disciplines: dict[str, Term]  # first level (3 digits) and second level (5 digits)
@@ -43,6 +43,19 @@ class Taxonomy:
 
     def province_of(self, region: str) -> str | None:
         """The province a region string starts with (``广东省茂名市`` -> ``广东省``)."""
+        return self.region_parts(region)[0]
+
+    def city_of(self, region: str) -> str | None:
+        return self.region_parts(region)[1]
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - the taxonomy lives for the whole process
+    def region_parts(self, region: str) -> tuple[str | None, str | None]:
+        """(province, city) of a free-text region; memoised because ranking asks for the same
+        few hundred regions thousands of times."""
+        province = self._province(region)
+        return province, (self._city(region, province) if province else None)
+
+    def _province(self, region: str) -> str | None:
         region = (region or "").strip()
         for full, term in self.provinces.items():
             if region.startswith(full) or (term.en and region.lower().startswith(term.en.lower())):
@@ -54,18 +67,19 @@ class Taxonomy:
                 return full
         return None
 
-    def city_of(self, region: str) -> str | None:
-        province = self.province_of(region)
-        if province is None:
-            return None
+    def _city(self, region: str, province: str) -> str | None:
         rest = region.strip()[len(province) :] if region.strip().startswith(province) else region.strip()
         for city in self.province_cities.get(province, ()):
             if city.zh and (rest.startswith(city.zh) or rest.startswith(city.zh.rstrip("市"))):
                 return city.zh
         return None
 
-    def discipline_fit(self, industry_codes: list[str], discipline_codes: list[str]) -> float:
+    def discipline_fit(self, industry_codes, discipline_codes) -> float:
         """Best crosswalk weight between any of the need's industries and the expert's disciplines."""
+        return self._discipline_fit(tuple(industry_codes), tuple(discipline_codes))
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - the taxonomy lives for the whole process
+    def _discipline_fit(self, industry_codes: tuple[str, ...], discipline_codes: tuple[str, ...]) -> float:
         best = 0.0
         roots = {self.discipline_root(code) for code in discipline_codes}
         for industry in industry_codes:

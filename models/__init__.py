@@ -32,6 +32,7 @@ from .base import (
 from .experts import Achievement, ExpertConflict, ExpertProfile
 from .matches import Match, MatchEvent
 from .needs import Need
+from .notifications import EmailMessage, Notification
 from .outbox import OutboxEntry
 
 db = SQLAlchemy(metadata=Base.metadata)
@@ -98,6 +99,8 @@ __all__ = [
     "Match",
     "MatchEvent",
     "OutboxEntry",
+    "Notification",
+    "EmailMessage",
     "Role",
     "AccountStatus",
     "OrganizationKind",

@@ -27,6 +27,7 @@ class Match(Base):
     status: Mapped[MatchStatus] = mapped_column(enum_column(MatchStatus, "match_status"), index=True)
     expert_accepted_at: Mapped[datetime | None]
     enterprise_accepted_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]  # contacts are revealed to both sides from here on
     proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     score: Mapped[float | None]
     closed_reason: Mapped[str] = mapped_column(sa.String(500), default="")
@@ -56,6 +57,7 @@ class MatchEvent(Base):
     from_status: Mapped[str | None] = mapped_column(sa.String(24))
     to_status: Mapped[str] = mapped_column(sa.String(24))
     reason_code: Mapped[str] = mapped_column(sa.String(40), default="")
+    actor_role: Mapped[str] = mapped_column(sa.String(24), default="", server_default="")
     note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -43,18 +43,22 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config["RATELIMIT_ENABLED"] = app.config.get("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
 
-    from . import auth, errors, hooks, main
+    from . import auth, errors, hooks, main, templating
 
     hooks.init_app(app)
+    templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
 
-    from . import coordinator, enterprise, expert
+    from . import coordinator, dashboard, enterprise, expert, matches, transfer
 
     app.register_blueprint(enterprise.bp)
     app.register_blueprint(expert.bp)
     app.register_blueprint(coordinator.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(transfer.bp)
+    app.register_blueprint(matches.bp)
 
     from .cli import register_cli
 

@@ -68,7 +68,16 @@ def template_context():
         "labels": labels,
         "current_locale": str(get_locale()),
         "need_age_days": need_age_days,
+        "unread_notifications": _unread(),
     }
+
+
+def _unread() -> int:
+    if not current_user.is_authenticated:
+        return 0
+    from .services.notify import unread_count
+
+    return unread_count(current_user)
 
 
 def need_age_days(need) -> int:

@@ -65,3 +65,20 @@ def label(mapping: dict, key) -> str:
     if value is None and hasattr(key, "value"):
         value = mapping.get(key.value)
     return str(value) if value is not None else str(getattr(key, "value", key))
+
+REASON = {
+    "lexical": _l("Shared terms"),
+    "semantic": _l("Similar meaning"),
+    "discipline": _l("Discipline fits the industry"),
+    "region": _l("Same region"),
+    "cooperation_mode": _l("Accepts the cooperation mode"),
+    "capacity": _l("Has capacity"),
+    "recency": _l("Recent work"),
+}
+FLAG = {
+    "full_capacity": _l("Full capacity"),
+    "conflict_same_organization": _l("Works for this enterprise"),
+    "conflict_declared": _l("Declared a conflict of interest"),
+    "cooperation_mode_not_accepted": _l("Does not accept this kind of cooperation"),
+    "paused": _l("Not available"),
+}

@@ -42,3 +42,34 @@ def test_scores_cover_new_item_ids_beyond_the_main_segment():
     scores = index.scores(QUERY, 8)
     assert scores.shape == (8,) and scores[7] > 0
     assert scores[5] == pytest.approx(0.0)
+
+
+def test_weights_equal_the_bm25s_reference_implementation():
+    import bm25s
+
+    corpus = [["钛合金", "锻造", "锻造", "工艺"], ["减振器", "阻尼", "阀"], ["钛合金", "涂层"], ["弹簧", "疲劳", "断裂", "弹簧"],
+              ["tilapia", "vaccine", "streptococcus"], ["钛合金", "增材", "制造", "钛合金"]]
+    reference = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    reference.index(corpus, show_progress=False)
+    ours = LexicalIndex(k1=1.2, b=0.75)
+    ours.build(dict(enumerate(corpus)))
+    for query in (["钛合金"], ["钛合金", "锻造"], ["弹簧", "断裂"], ["tilapia", "钛合金"]):
+        expected = reference.get_scores(query)
+        got = ours.scores({t: 1.0 for t in query}, len(corpus))
+        assert np.allclose(got, expected, atol=1e-5), query
+
+
+def test_grouped_build_equals_concatenated_documents():
+    items = {0: ["a", "b"], 1: ["b", "c", "c"], 2: ["a"], 3: ["d", "d", "b"]}
+    owner = [0, 0, 1, 1]
+    from matcher.lexical import TermCounts
+
+    counts = TermCounts()
+    for key in sorted(items):
+        counts.add(key, items[key])
+    grouped = LexicalIndex()
+    grouped.build_from_counts(counts, groups=np.array(owner), keys=[0, 1])
+    concatenated = LexicalIndex()
+    concatenated.build({0: items[0] + items[1], 1: items[2] + items[3]})
+    query = {"a": 1.0, "c": 0.5, "d": 1.0}
+    assert np.allclose(grouped.scores(query, 2), concatenated.scores(query, 2))

@@ -3,7 +3,16 @@ from datetime import date
 import pytest
 
 from matcher.records import ExpertAttributes, NeedRecord
-from matcher.scoring import aggregate, capacity_fit, hard_constraints, mode_fit, normalise_max, normalise_minmax, recency_fit, region_fit
+from matcher.scoring import (
+    aggregate,
+    capacity_fit,
+    hard_constraints,
+    mode_fit,
+    normalise_max,
+    normalise_minmax,
+    recency_fit,
+    region_fit,
+)
 from matcher.taxonomy import load_taxonomy
 
 

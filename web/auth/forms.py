@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SubmitField
+from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 
@@ -13,3 +13,14 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField(_l("Sign out"))
+
+
+class SignupForm(FlaskForm):
+    role = RadioField(_l("I am"), choices=[("enterprise", _l("An enterprise with a technical need")),
+                                            ("expert", _l("An expert offering my know-how"))], default="enterprise")
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
+    organization = StringField(_l("Enterprise name (enterprises only)"), validators=[Length(max=200)])
+    phone = StringField(_l("Phone (private)"), validators=[Length(max=40)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password (at least 8 characters)"), validators=[DataRequired(), Length(max=128)])
+    submit = SubmitField(_l("Sign up"))

@@ -8,11 +8,14 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from models import Role
+
 from ..access import authenticated, public, role_home
 from ..extensions import limiter
 from ..services import accounts
+from ..services.errors import ValidationError
 from . import bp
-from .forms import LoginForm, LogoutForm
+from .forms import LoginForm, LogoutForm, SignupForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -62,3 +65,24 @@ def logout():
             session["lang"] = lang
         flash(_("You are signed out."), "info")
     return redirect(url_for("main.index"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@public
+@limiter.limit("5 per minute; 30 per hour", methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for(role_home(current_user.role)))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            accounts.sign_up(role=Role(form.role.data), email=form.email.data, password=form.password.data,
+                             name=form.name.data, organization_name=form.organization.data, phone=form.phone.data)
+        except ValidationError as exc:
+            from ..forms import apply_errors
+
+            apply_errors(form, exc, {"organization": "organization", "email": "email", "password": "password", "name": "name"})
+        else:
+            flash(_("Thank you. A coordinator will review your account; you can sign in once it is approved."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/signup.html", form=form)

@@ -42,3 +42,22 @@ def healthz():
     report = health_report()
     # 503 only when the database is unreachable: without an index the pages still work.
     return jsonify(report), (503 if report["status"] == "error" else 200)
+
+
+@bp.route("/notifications")
+@authenticated
+def notifications():
+    from ..forms import ActionForm
+    from ..services.notify import message, notifications_for
+
+    items = notifications_for(current_user)
+    return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm())
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@authenticated
+def notifications_read():
+    from ..services.notify import mark_all_read
+
+    mark_all_read(current_user)
+    return redirect(url_for("main.notifications"))

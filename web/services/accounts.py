@@ -50,6 +50,9 @@ def create_user(
     name: str,
     status: AccountStatus = AccountStatus.ACTIVE,
     organization: Organization | None = None,
+    organization_name: str | None = None,
+    contact_phone: str = "",
+    new_organization_only: bool = False,
     is_demo: bool = False,
 ) -> User:
     """Create an account. Enterprises get an organisation named ``name`` unless one is given;
@@ -65,10 +68,17 @@ def create_user(
         if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
             raise ValidationError("email is already registered", fields={"email": "already registered"})
         if role == Role.ENTERPRISE and organization is None:
-            organization = session.scalar(sa.select(Organization).where(Organization.name == name))
+            org_name = organization_name or name
+            organization = session.scalar(sa.select(Organization).where(Organization.name == org_name))
             if organization is None:
-                organization = Organization(name=name, kind=OrganizationKind.ENTERPRISE, contact_email=email)
+                organization = Organization(name=org_name, kind=OrganizationKind.ENTERPRISE, contact_email=email,
+                                            contact_name=name, contact_phone=(contact_phone or "").strip()[:40])
                 session.add(organization)
+            elif new_organization_only:
+                raise ValidationError(
+                    "organization is already registered; ask its account holder or a coordinator to add you",
+                    fields={"organization": "already registered"},
+                )
             elif organization.kind != OrganizationKind.ENTERPRISE:
                 raise ValidationError(
                     "name belongs to an organisation that is not an enterprise",
@@ -157,3 +167,22 @@ def set_account_status(actor: User, user_id: int, status: AccountStatus) -> User
             user.session_version += 1
     security_log.info("account_status_changed user=%s status=%s by=%s", user.id, status.value, actor.id)
     return user
+
+
+def users_with_status(status: AccountStatus) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.status == status).order_by(User.created_at)))
+
+
+def sign_up(*, role: Role, email: str, password: str, name: str, organization_name: str = "", phone: str = "") -> User:
+    """Self-service sign-up for enterprises and experts: the account waits for approval. An
+    enterprise registers a new organisation; joining an existing one goes through a coordinator."""
+    if role not in (Role.ENTERPRISE, Role.EXPERT):
+        raise PermissionDenied("only enterprises and experts sign up themselves")
+    if role == Role.ENTERPRISE:
+        organization_name = (organization_name or "").strip()
+        if not organization_name:
+            raise ValidationError("organization must not be empty", fields={"organization": "must not be empty"})
+        if len(organization_name) > 200:
+            raise ValidationError("organization is longer than 200 characters", fields={"organization": "too long"})
+    return create_user(role=role, email=email, password=password, name=name, status=AccountStatus.PENDING,
+                       organization_name=organization_name or None, contact_phone=phone, new_organization_only=True)

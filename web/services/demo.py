@@ -309,6 +309,7 @@ def _load_matches(session, dataset, needs, experts) -> None:
         if status not in (MatchStatus.SUGGESTED, MatchStatus.PROPOSED):
             match.expert_accepted_at = created
             match.enterprise_accepted_at = created
+            match.connected_at = created
             need.status = NeedStatus.MATCHED
         session.add(match)
         session.flush()

@@ -1,0 +1,113 @@
+"""Coordinator dashboard: platform totals, the matchmaking funnel and its breakdowns, CSV export."""
+
+from __future__ import annotations
+
+from flask import Response, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from models import Role
+
+from ..access import roles_required
+from ..services import stats
+from ..services.errors import ValidationError
+from . import bp, charts
+
+STAGE_LABELS = {
+    "needs_posted": _l("Needs posted"),
+    "needs_matched": _l("Needs matched"),
+    "matches_connected": _l("Matches connected"),
+    "intents": _l("Cooperation intents"),
+    "contracts": _l("Contracts signed"),
+    "completed": _l("Completed"),
+}
+BREAKDOWN_TITLES = {
+    "month": _l("By month"),
+    "industry": _l("By industry"),
+    "region": _l("By region"),
+}
+GROUP_HEADERS = {
+    "month": _l("Month"),
+    "industry": _l("Industry"),
+    "region": _l("Region"),
+}
+SPECIAL_GROUPS = {
+    ("industry", stats.UNCLASSIFIED): _l("Unclassified"),
+    ("region", stats.UNKNOWN): _l("Unknown region"),
+}
+FIELD_NAMES = {"from": _l("From"), "to": _l("To")}
+
+
+def _filters() -> dict[str, str]:
+    return {name: request.args.get(name, "").strip()[:40] for name in ("from", "to") if request.args.get(name, "").strip()}
+
+
+def _period(filters: dict[str, str]):
+    return stats.parse_period(filters.get("from"), filters.get("to"))
+
+
+def _labelled(report: dict) -> dict:
+    """Display names for the groups the service marks ``unclassified`` / ``unknown``."""
+    for breakdown in stats.BREAKDOWNS:
+        for row in report[f"by_{breakdown}"]:
+            special = SPECIAL_GROUPS.get((breakdown, row["key"]))
+            if special is not None:
+                row["label"] = str(special)
+    return report
+
+
+def _period_error(exc: ValidationError) -> str:
+    fields = ", ".join(str(FIELD_NAMES.get(name, name)) for name in exc.fields)
+    return _("Please enter dates as YYYY-MM-DD, with the start not after the end (%(fields)s).", fields=fields)
+
+
+def _group_cells(breakdown: str, row: dict) -> list[str]:
+    if breakdown != "industry":
+        return [row["label"]]
+    return ["" if row["key"] == stats.UNCLASSIFIED else row["key"], row["label"]]
+
+
+@bp.route("/")
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def index():
+    filters = _filters()
+    try:
+        start, end = _period(filters)
+    except ValidationError as exc:
+        return render_template("dashboard/index.html", filters=filters, error=_period_error(exc),
+                               error_fields=set(exc.fields)), 400
+    report = _labelled(stats.funnel(start, end, locale=str(get_locale())))
+    breakdowns = [
+        {"name": name, "title": BREAKDOWN_TITLES[name], "group_header": GROUP_HEADERS[name],
+         "rows": report[f"by_{name}"], "bars": charts.breakdown_bars(report[f"by_{name}"]),
+         "export_url": url_for("dashboard.export_csv", breakdown=name, **filters)}
+        for name in stats.BREAKDOWNS
+    ]
+    return render_template(
+        "dashboard/index.html", filters=filters, error=None, error_fields=set(), report=report,
+        totals=stats.summary(), stage_labels=STAGE_LABELS, breakdowns=breakdowns,
+        funnel_bars=charts.funnel_bars(report["overall"], report["stages"], STAGE_LABELS),
+    )
+
+
+@bp.route("/export.csv")
+@roles_required(Role.COORDINATOR, Role.ADMIN)
+def export_csv():
+    filters = _filters()
+    breakdown = request.args.get("breakdown", "month")
+    start, end = _period(filters)  # a ValidationError becomes a 400 page
+    report = _labelled(stats.funnel(start, end, locale=str(get_locale())))
+    rows = stats.breakdown_rows(report, breakdown)
+    group_columns = [_("Industry code"), _("Industry")] if breakdown == "industry" else [str(GROUP_HEADERS[breakdown])]
+    header = group_columns + [str(STAGE_LABELS[stage]) for stage in report["stages"]]
+    body = [
+        _group_cells(breakdown, row) + [row[stage] for stage in report["stages"]]
+        for row in rows
+    ]
+    filename = f"funnel-{breakdown}-{start.isoformat() if start else 'all'}-{end.isoformat() if end else 'all'}.csv"
+    return Response(
+        stats.to_csv(header, body).encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -1,0 +1,100 @@
+"""What each viewer may see of needs, experts and matches — used by the HTML pages and the
+JSON API alike, so the privacy rules exist once.
+
+Contact fields (phone, e-mail, WeChat) of either side appear only for coordinators, for the
+owner, or for the other side of a match that reached ``connected``. An anonymous need hides
+its enterprise's name from experts until then.
+"""
+
+from __future__ import annotations
+
+from models import ExpertProfile, Match, Need, Role, User
+
+from .matches import contacts_visible, party
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def need_view(need: Need, viewer: User, *, reveal_enterprise: bool = False) -> dict:
+    staff = viewer.role in (Role.COORDINATOR, Role.ADMIN)
+    owner = viewer.role == Role.ENTERPRISE and viewer.organization_id == need.organization_id
+    show_org = staff or owner or reveal_enterprise or not need.anonymous
+    return {
+        "id": need.id,
+        "title": need.title,
+        "description": need.description,
+        "industry_codes": list(need.industry_codes or []),
+        "region": need.region,
+        "cooperation_modes": list(need.cooperation_modes or []),
+        "budget_min": need.budget_min,
+        "budget_max": need.budget_max,
+        "deadline": _iso(need.deadline),
+        "status": need.status.value,
+        "anonymous": need.anonymous,
+        "organization": need.organization.name if show_org else None,
+        "created_at": _iso(need.created_at),
+    }
+
+
+def expert_view(profile: ExpertProfile, viewer: User, *, with_contacts: bool) -> dict:
+    data = {
+        "id": profile.id,
+        "name": profile.name,
+        "title": profile.title,
+        "organization": profile.organization.name if profile.organization else None,
+        "region": profile.region,
+        "discipline_codes": list(profile.discipline_codes or []),
+        "research_areas": list(profile.research_areas or []),
+        "keywords": list(profile.keywords or []),
+        "summary": profile.summary,
+        "cooperation_modes": list(profile.cooperation_modes or []),
+        "capacity": profile.capacity,
+        "available": profile.available,
+        "achievements": [
+            {"id": a.id, "kind": a.kind.value, "title": a.title, "abstract": a.abstract, "year": a.year}
+            for a in profile.achievements
+        ],
+    }
+    if with_contacts:
+        data["contacts"] = profile.contacts()
+    return data
+
+
+def may_see_expert_contacts(viewer: User, profile: ExpertProfile, matches: list[Match]) -> bool:
+    if viewer.role in (Role.COORDINATOR, Role.ADMIN):
+        return True
+    if viewer.role == Role.EXPERT and profile.user_id == viewer.id:
+        return True
+    return any(contacts_visible(m) and party(viewer, m).enterprise for m in matches)
+
+
+def match_view(match: Match, viewer: User) -> dict:
+    p = party(viewer, match)
+    revealed = contacts_visible(match)
+    data = {
+        "id": match.id,
+        "status": match.status.value,
+        "need_id": match.need_id,
+        "expert_id": match.expert_id,
+        "need": need_view(match.need, viewer, reveal_enterprise=revealed),
+        "expert": expert_view(match.expert, viewer, with_contacts=False),
+        "expert_accepted": match.expert_accepted_at is not None,
+        "enterprise_accepted": match.enterprise_accepted_at is not None,
+        "closed_reason": match.closed_reason or None,
+        "created_at": _iso(match.created_at),
+        "updated_at": _iso(match.updated_at),
+        "events": [
+            {"to": e.to_status, "from": e.from_status, "at": _iso(e.created_at), "actor_role": e.actor_role,
+             "reason": e.reason_code or None, "note": e.note or None}
+            for e in match.events
+        ],
+    }
+    if p.coordinator or revealed:
+        organization = match.need.organization
+        data["contacts"] = {
+            "expert": match.expert.contacts(),
+            "enterprise": {"organization": organization.name, **organization.contacts()},
+        }
+    return data

@@ -1,0 +1,293 @@
+"""Outcome statistics for coordinators: the matchmaking funnel and the platform's totals.
+
+The funnel is a *cohort* view: it takes the needs posted in a period (by ``Need.created_at``,
+UTC days, both ends inclusive; drafts are not posted and never count) and follows their
+matches through the stages, wherever those stages happened in time. A match counts for a stage
+if it ever reached it — by its current status, its ``connected_at`` stamp or a ``MatchEvent``
+row — and a match that reached a later stage counts for every earlier one
+(``connected < intent < contract < completed``). A match that was closed after reaching
+``intent`` therefore still counts as connected and intent.
+
+Everything here returns plain dicts, lists, ints and strings, so the HTML dashboard, the CSV
+export and ``GET /api/v1/stats`` share one shape. Functions take explicit arguments and never
+look at the request.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from matcher.taxonomy import load_taxonomy
+from models import AccountStatus, ExpertProfile, Match, MatchEvent, MatchStatus, Need, NeedStatus, User, db, utcnow
+
+from .errors import ValidationError
+from .matches import AWAITING_ANSWER
+
+STAGES = ("needs_posted", "needs_matched", "matches_connected", "intents", "contracts", "completed")
+BREAKDOWNS = ("month", "industry", "region")
+UNCLASSIFIED = "unclassified"  # industry group of a need without an industry code
+UNKNOWN = "unknown"  # region group of a need without a region
+AWAITING_DAYS = 7
+
+# Match stages in order; a match that reached rank r counts for every stage of rank <= r.
+_MATCH_STAGE_RANK = {
+    MatchStatus.CONNECTED: 1,
+    MatchStatus.INTENT: 2,
+    MatchStatus.CONTRACT: 3,
+    MatchStatus.COMPLETED: 4,
+}
+_MATCH_STAGE_NAMES = ("matches_connected", "intents", "contracts", "completed")
+_MAX_DATE_TEXT = 32
+
+
+def parse_period(start_text: str | None, end_text: str | None) -> tuple[date | None, date | None]:
+    """``("2024-01-01", "")`` -> ``(date(2024, 1, 1), None)``. Blank means unbounded.
+
+    Raises :class:`ValidationError` with ``fields`` ``from`` / ``to`` for a value that is not
+    an ISO date (``YYYY-MM-DD``) or a start after the end.
+    """
+    errors: dict[str, str] = {}
+    values: list[date | None] = []
+    for field, text in (("from", start_text), ("to", end_text)):
+        text = (text or "").strip()
+        if not text:
+            values.append(None)
+            continue
+        try:
+            if len(text) > _MAX_DATE_TEXT:
+                raise ValueError(text)
+            values.append(date.fromisoformat(text))
+        except ValueError:
+            errors[field] = "must be a date as YYYY-MM-DD"
+            values.append(None)
+    start, end = values
+    if not errors and start and end and start > end:
+        errors["to"] = "must not be before the start date"
+    if errors:
+        raise ValidationError("invalid period: " + "; ".join(f"{k} {v}" for k, v in errors.items()), fields=errors)
+    return start, end
+
+
+def funnel(start: date | None = None, end: date | None = None, *, locale: str = "zh") -> dict:
+    """The funnel of the needs posted between ``start`` and ``end`` (inclusive UTC days).
+
+    Returns::
+
+        {
+          "period": {"start": "2024-01-01" | None, "end": "2024-06-30" | None},
+          "stages": ["needs_posted", "needs_matched", "matches_connected",
+                     "intents", "contracts", "completed"],
+          "overall": {"needs_posted": 12, "needs_matched": 5, "matches_connected": 7,
+                      "intents": 4, "contracts": 2, "completed": 1},
+          "by_month":    [{"key": "2024-01", "label": "2024-01", <stage>: int, ...}, ...],
+          "by_industry": [{"key": "36", "label": "汽车制造业", <stage>: int, ...}, ...],
+          "by_region":   [{"key": "广东省", "label": "广东省", <stage>: int, ...}, ...],
+        }
+
+    ``needs_posted`` and ``needs_matched`` count needs (matched: at least one match reached
+    ``connected``); the other stages count matches. Months are ``YYYY-MM`` of the need's
+    ``created_at`` in UTC, chronological, with empty months between the first and the last
+    filled in as zeros. Industry groups by the need's first industry code (label: its name in
+    the taxonomy, in ``locale``), ``"unclassified"`` when it has none. Region groups by
+    province (``taxonomy.province_of``); a region the taxonomy does not recognise is its own
+    group under its text as written; ``"unknown"`` when the need has no region. Industry and
+    region rows are sorted by needs posted (descending), with unclassified/unknown last.
+    """
+    need_filter = _need_filter(start, end)
+    needs = db.session.execute(
+        sa.select(Need.id, Need.created_at, Need.industry_codes, Need.region).where(*need_filter)
+    ).all()
+    progress = {row.need_id: row for row in db.session.execute(_progress_query(need_filter))}
+
+    taxonomy = load_taxonomy()
+    groups: dict[str, dict[str, Counter]] = {name: {} for name in BREAKDOWNS}
+    labels: dict[str, dict[str, str]] = {name: {} for name in BREAKDOWNS}
+    overall: Counter = Counter()
+    for need in needs:
+        counts = _need_counts(progress.get(need.id))
+        overall.update(counts)
+        for breakdown, (key, label) in (
+            ("month", _month_group(need.created_at)),
+            ("industry", _industry_group(taxonomy, need.industry_codes, locale)),
+            ("region", _region_group(taxonomy, need.region, locale)),
+        ):
+            groups[breakdown].setdefault(key, Counter()).update(counts)
+            labels[breakdown][key] = label
+
+    _fill_month_gaps(groups["month"], labels["month"])
+    return {
+        "period": {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None},
+        "stages": list(STAGES),
+        "overall": _stage_dict(overall),
+        "by_month": _rows(groups["month"], labels["month"], key=lambda row: row["key"]),
+        "by_industry": _rows(groups["industry"], labels["industry"], key=_by_size(UNCLASSIFIED)),
+        "by_region": _rows(groups["region"], labels["region"], key=_by_size(UNKNOWN)),
+    }
+
+
+def summary(now: datetime | None = None, *, awaiting_days: int = AWAITING_DAYS) -> dict:
+    """Platform totals right now, in one query.
+
+    Returns ``{"open_needs": int, "experts": int, "active_experts": int,
+    "pending_accounts": int, "matches_awaiting_answer": int, "awaiting_days": int}``:
+    open needs (status ``open``), expert profiles, expert profiles marked available, accounts
+    waiting for approval, and proposals still awaiting an answer (``proposed``,
+    ``expert_accepted``, ``enterprise_accepted``) untouched for more than ``awaiting_days``.
+    """
+    cutoff = (now or utcnow()) - timedelta(days=awaiting_days)
+
+    def count(model, *where) -> sa.ScalarSelect:
+        return sa.select(sa.func.count()).select_from(model).where(*where).scalar_subquery()
+
+    row = db.session.execute(sa.select(
+        count(Need, Need.status == NeedStatus.OPEN).label("open_needs"),
+        count(ExpertProfile).label("experts"),
+        count(ExpertProfile, ExpertProfile.available.is_(True)).label("active_experts"),
+        count(User, User.status == AccountStatus.PENDING).label("pending_accounts"),
+        count(Match, Match.status.in_(AWAITING_ANSWER), Match.updated_at < cutoff).label("matches_awaiting_answer"),
+    )).one()
+    totals = {key: int(value or 0) for key, value in row._mapping.items()}
+    totals["awaiting_days"] = awaiting_days
+    return totals
+
+
+def breakdown_rows(report: dict, breakdown: str) -> list[dict]:
+    """The rows of one breakdown of a :func:`funnel` report (``month``, ``industry``, ``region``)."""
+    if breakdown not in BREAKDOWNS:
+        raise ValidationError(f"breakdown must be one of {', '.join(BREAKDOWNS)}", fields={"breakdown": "unknown breakdown"})
+    return report[f"by_{breakdown}"]
+
+
+def csv_cell(value) -> str | int:
+    """A cell a spreadsheet will not run as a formula: text starting with ``= + - @``, a tab
+    or a carriage return gets a leading apostrophe. Numbers stay numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        text = "" if value is None else str(value)
+        return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return value
+
+
+def to_csv(header: list[str], rows: list[list]) -> str:
+    """CSV text with a UTF-8 byte-order mark (Excel opens Chinese text correctly) and CRLF
+    line ends; every cell passes through :func:`csv_cell`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_cell(cell) for cell in header])
+    for row in rows:
+        writer.writerow([csv_cell(cell) for cell in row])
+    return "\ufeff" + buffer.getvalue()
+
+
+# --- internals ---------------------------------------------------------------------------
+
+
+def _need_filter(start: date | None, end: date | None) -> list:
+    where = [Need.status != NeedStatus.DRAFT]
+    if start is not None:
+        where.append(Need.created_at >= datetime.combine(start, time.min, tzinfo=UTC))
+    if end is not None and end < date.max:
+        where.append(Need.created_at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+    return where
+
+
+def _progress_query(need_filter: list) -> sa.Select:
+    """Per need (of those passing ``need_filter``): how many of its matches reached each stage.
+
+    The highest stage a match reached is the maximum over three witnesses: its current
+    status, its ``connected_at`` stamp, and its MatchEvent rows. Needs whose matches never
+    reached ``connected`` have no row.
+    """
+    status_rank = sa.case(
+        *[(Match.status == status, rank) for status, rank in _MATCH_STAGE_RANK.items()], else_=0
+    )
+    event_rank = sa.case(
+        *[(MatchEvent.to_status == status.value, rank) for status, rank in _MATCH_STAGE_RANK.items()], else_=0
+    )
+    stage_values = [status.value for status in _MATCH_STAGE_RANK]
+    witnesses = sa.union_all(
+        sa.select(Match.id.label("match_id"), status_rank.label("rank")).where(Match.status.in_(list(_MATCH_STAGE_RANK))),
+        sa.select(Match.id.label("match_id"), sa.literal(1).label("rank")).where(Match.connected_at.is_not(None)),
+        sa.select(MatchEvent.match_id.label("match_id"), event_rank.label("rank")).where(MatchEvent.to_status.in_(stage_values)),
+    ).subquery("witnesses")
+    reached = (
+        sa.select(witnesses.c.match_id, sa.func.max(witnesses.c.rank).label("rank"))
+        .group_by(witnesses.c.match_id)
+        .subquery("reached")
+    )
+
+    def at_least(rank: int):
+        return sa.func.sum(sa.case((reached.c.rank >= rank, 1), else_=0)).label(_MATCH_STAGE_NAMES[rank - 1])
+
+    return (
+        sa.select(Match.need_id, *[at_least(rank) for rank in range(1, len(_MATCH_STAGE_NAMES) + 1)])
+        .join(reached, reached.c.match_id == Match.id)
+        .join(Need, Need.id == Match.need_id)
+        .where(*need_filter)
+        .group_by(Match.need_id)
+    )
+
+
+def _need_counts(progress) -> Counter:
+    counts = Counter(needs_posted=1)
+    if progress is not None:
+        for name in _MATCH_STAGE_NAMES:
+            counts[name] = int(getattr(progress, name) or 0)
+        counts["needs_matched"] = 1 if counts["matches_connected"] else 0
+    return counts
+
+
+def _month_group(created_at: datetime) -> tuple[str, str]:
+    key = created_at.astimezone(UTC).strftime("%Y-%m")
+    return key, key
+
+
+def _industry_group(taxonomy, codes, locale: str) -> tuple[str, str]:
+    codes = [code for code in (codes or []) if isinstance(code, str) and code.strip()]
+    if not codes:
+        return UNCLASSIFIED, UNCLASSIFIED
+    code = codes[0].strip()
+    term = taxonomy.industries.get(code)
+    return code, term.name(locale) if term else code
+
+
+def _region_group(taxonomy, region: str | None, locale: str) -> tuple[str, str]:
+    text = " ".join((region or "").split())
+    if not text:
+        return UNKNOWN, UNKNOWN
+    province = taxonomy.province_of(text)
+    if province is None:
+        return text, text
+    term = taxonomy.provinces[province]
+    return province, term.name(locale) or province
+
+
+def _fill_month_gaps(groups: dict[str, Counter], labels: dict[str, str]) -> None:
+    if not groups:
+        return
+    first, last = min(groups), max(groups)
+    year, month = int(first[:4]), int(first[5:7])
+    while (key := f"{year:04d}-{month:02d}") < last:
+        groups.setdefault(key, Counter())
+        labels.setdefault(key, key)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _stage_dict(counts: Counter) -> dict[str, int]:
+    return {stage: int(counts.get(stage, 0)) for stage in STAGES}
+
+
+def _rows(groups: dict[str, Counter], labels: dict[str, str], *, key) -> list[dict]:
+    rows = [{"key": k, "label": labels[k], **_stage_dict(counts)} for k, counts in groups.items()]
+    return sorted(rows, key=key)
+
+
+def _by_size(last_key: str):
+    def order(row: dict):
+        return (row["key"] == last_key, -row["needs_posted"], row["label"])
+
+    return order

@@ -1,0 +1,28 @@
+"""Template filters."""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+
+def highlight(text: str, terms: list[str]) -> Markup:
+    """``text`` escaped, with each matched term wrapped in <mark> (longest terms first)."""
+    words = sorted({t for t in terms if t and len(t) >= 1}, key=len, reverse=True)
+    if not text:
+        return Markup("")
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
+def init_app(app) -> None:
+    app.add_template_filter(highlight, "highlight")
