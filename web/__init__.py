@@ -60,6 +60,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(transfer.bp)
     app.register_blueprint(matches.bp)
 
+    from . import api
+
+    app.register_blueprint(api.bp)
+
     from .cli import register_cli
 
     register_cli(app)

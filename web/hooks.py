@@ -38,8 +38,12 @@ def check_csrf():
     be forged by a browser, so they need none."""
     from flask import current_app
 
-    if request.method in STATE_CHANGING and not g.token_auth and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
+    if request.method not in STATE_CHANGING or g.token_auth or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "_csrf_exempt", False):
+        return
+    csrf.protect()
 
 
 def security_headers(response):

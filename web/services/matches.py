@@ -93,7 +93,7 @@ def match_for(actor: User, match_id: int) -> Match:
 
 def _locked(session: Session, match_id: int) -> Match:
     query = sa.select(Match).where(Match.id == match_id)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     match = session.scalar(query.execution_options(populate_existing=True))
     if match is None:

@@ -1,0 +1,235 @@
+"""JSON API v1. Thin: parse, call the same services as the HTML views, serialise."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_login import current_user
+
+from models import Role
+
+from ..access import authenticated, no_session_needed, public, roles_required
+from ..extensions import limiter
+from ..services import accounts, matches, needs
+from ..services import experts as expert_service
+from ..services.errors import NotFound, ValidationError
+from ..services.presenters import expert_view, match_view, may_see_expert_contacts, need_view
+from ..services.tokens import issue_token
+from . import bp
+from .openapi import document
+
+STAFF = (Role.COORDINATOR, Role.ADMIN)
+
+
+def body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("request body must be a JSON object", fields={"body": "must be a JSON object"})
+    return data
+
+
+def int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise ValidationError(f"{name} must be a whole number between {minimum} and {maximum}",
+                              fields={name: f"must be between {minimum} and {maximum}"})
+    return int(raw)
+
+
+@bp.route("/openapi.json")
+@public
+def openapi():
+    return jsonify(document())
+
+
+@bp.route("/auth/login", methods=["POST"])
+@public
+@no_session_needed
+@limiter.limit("10 per minute; 50 per hour")
+def login():
+    data = body()
+    email, password = data.get("email"), data.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise ValidationError("email and password must be strings", fields={"email": "required", "password": "required"})
+    user = accounts.authenticate(email, password)
+    if user is None:
+        return jsonify({"error": {"code": "unauthorized", "message": "wrong e-mail or password, or the account is not active"}}), 401
+    return jsonify({"token": issue_token(user), "role": user.role.value, "user_id": user.id})
+
+
+# -- needs -----------------------------------------------------------------------------------
+@bp.route("/needs", methods=["GET"])
+@roles_required(Role.ENTERPRISE, *STAFF)
+def list_needs():
+    status = request.args.get("status")
+    from models import NeedStatus
+
+    if status is not None and status not in {s.value for s in NeedStatus}:
+        raise ValidationError("status must be one of draft, open, matched, closed", fields={"status": "unknown status"})
+    limit = int_arg("limit", 100, 1, 500)
+    offset = int_arg("offset", 0, 0, 10_000_000)
+    items = needs.needs_for(current_user, status=NeedStatus(status) if status else None, limit=limit, offset=offset)
+    return jsonify({"items": [need_view(n, current_user) for n in items]})
+
+
+@bp.route("/needs", methods=["POST"])
+@roles_required(Role.ENTERPRISE)
+def create_need():
+    need = needs.create_need(current_user, body())
+    return jsonify(need_view(need, current_user)), 201
+
+
+@bp.route("/needs/<int:need_id>", methods=["GET"])
+@authenticated
+def get_need(need_id: int):
+    return jsonify(need_view(needs.need_for(current_user, need_id), current_user))
+
+
+@bp.route("/needs/<int:need_id>", methods=["PATCH"])
+@roles_required(Role.ENTERPRISE)
+def update_need(need_id: int):
+    return jsonify(need_view(needs.update_need(current_user, need_id, body()), current_user))
+
+
+@bp.route("/needs/<int:need_id>/suggestions", methods=["GET"])
+@roles_required(*STAFF)
+def suggestions(need_id: int):
+    from ..services.search import IndexNotReady, suggest
+
+    limit = int_arg("limit", 20, 1, 100)
+    try:
+        ranked = suggest(current_user, need_id, limit=limit)
+    except IndexNotReady as exc:
+        return jsonify({"error": {"code": "index_not_ready", "message": str(exc)}}), 503
+    return jsonify({"items": [
+        {"expert_id": item.expert.id, "name": item.expert.name, "score": item.suggestion.score,
+         "reasons": item.suggestion.reasons, "evidence": item.suggestion.evidence, "flags": item.suggestion.flags}
+        for item in ranked
+    ]})
+
+
+# -- experts ---------------------------------------------------------------------------------
+def _profile_input(data: dict) -> dict:
+    fields = dict(data)
+    contacts = fields.pop("contacts", None)
+    if contacts is not None:
+        if not isinstance(contacts, dict):
+            raise ValidationError("contacts must be an object with phone, email, wechat", fields={"contacts": "must be an object"})
+        unknown = set(contacts) - {"phone", "email", "wechat"}
+        if unknown:
+            raise ValidationError(f"contacts has unknown keys: {', '.join(sorted(unknown))}", fields={"contacts": "unknown keys"})
+        fields.update(contacts)
+    unknown = set(fields) - set(expert_service.PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown field(s): {', '.join(sorted(unknown))}", fields={k: "unknown field" for k in unknown})
+    for key in ("keywords", "research_areas", "discipline_codes", "cooperation_modes"):
+        if key in fields and not isinstance(fields[key], list):
+            raise ValidationError(f"{key} must be a list", fields={key: "must be a list"})
+    return fields
+
+
+@bp.route("/experts/me", methods=["GET"])
+@roles_required(Role.EXPERT)
+def my_profile():
+    return jsonify(expert_view(expert_service.own_profile(current_user), current_user, with_contacts=True))
+
+
+@bp.route("/experts/me", methods=["PATCH"])
+@roles_required(Role.EXPERT)
+def update_my_profile():
+    profile = expert_service.update_profile(current_user, _profile_input(body()))
+    return jsonify(expert_view(profile, current_user, with_contacts=True))
+
+
+@bp.route("/experts/me/achievements", methods=["POST"])
+@roles_required(Role.EXPERT)
+def add_achievement():
+    achievement = expert_service.add_achievement(current_user, body())
+    return jsonify({"id": achievement.id, "kind": achievement.kind.value, "title": achievement.title,
+                    "abstract": achievement.abstract, "year": achievement.year}), 201
+
+
+@bp.route("/experts/me/achievements/<int:achievement_id>", methods=["DELETE"])
+@roles_required(Role.EXPERT)
+def delete_achievement(achievement_id: int):
+    expert_service.delete_achievement(current_user, achievement_id)
+    return "", 204
+
+
+@bp.route("/experts/<int:expert_id>", methods=["GET"])
+@authenticated
+def get_expert(expert_id: int):
+    profile = expert_service.expert_for(current_user, expert_id)
+    linked = matches.matches_for(current_user) if current_user.role == Role.ENTERPRISE else []
+    linked = [m for m in linked if m.expert_id == expert_id]
+    return jsonify(expert_view(profile, current_user, with_contacts=may_see_expert_contacts(current_user, profile, linked)))
+
+
+# -- matches ---------------------------------------------------------------------------------
+def _id_field(data: dict, name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a positive integer", fields={name: "must be a positive integer"})
+    return value
+
+
+@bp.route("/matches", methods=["GET"])
+@authenticated
+def list_matches():
+    return jsonify({"items": [match_view(m, current_user) for m in matches.matches_for(current_user, limit=int_arg("limit", 200, 1, 500))]})
+
+
+@bp.route("/matches", methods=["POST"])
+@roles_required(*STAFF)
+def propose():
+    data = body()
+    match, created = matches.propose(current_user, _id_field(data, "need_id"), _id_field(data, "expert_id"))
+    return jsonify(match_view(match, current_user)), 201 if created else 200
+
+
+@bp.route("/matches/<int:match_id>", methods=["GET"])
+@authenticated
+def get_match(match_id: int):
+    return jsonify(match_view(matches.match_for(current_user, match_id), current_user))
+
+
+@bp.route("/matches/<int:match_id>/respond", methods=["POST"])
+@roles_required(Role.EXPERT, Role.ENTERPRISE)
+def respond(match_id: int):
+    data = body()
+    accept = data.get("accept")
+    if not isinstance(accept, bool):
+        raise ValidationError("accept must be true or false", fields={"accept": "must be a boolean"})
+    reason, note = data.get("reason", ""), data.get("note", "")
+    if not isinstance(reason, str) or not isinstance(note, str):
+        raise ValidationError("reason and note must be strings", fields={"reason": "must be a string"})
+    match = matches.respond(current_user, match_id, accept, reason=reason, note=note)
+    return jsonify(match_view(match, current_user))
+
+
+@bp.route("/matches/<int:match_id>/outcome", methods=["POST"])
+@authenticated
+def outcome(match_id: int):
+    data = body()
+    status, note, reason = data.get("status"), data.get("note", ""), data.get("reason", "")
+    if not isinstance(status, str) or not isinstance(note, str) or not isinstance(reason, str):
+        raise ValidationError("status, note and reason must be strings", fields={"status": "must be a string"})
+    match = matches.record_outcome(current_user, match_id, status, note=note, reason=reason)
+    return jsonify(match_view(match, current_user))
+
+
+# -- stats -----------------------------------------------------------------------------------
+@bp.route("/stats", methods=["GET"])
+@roles_required(*STAFF)
+def stats():
+    from ..services import stats as stats_service
+
+    start, end = stats_service.parse_period(request.args.get("from"), request.args.get("to"))
+    return jsonify({"summary": stats_service.summary(), "funnel": stats_service.funnel(start, end)})
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@public
+def not_found(unknown: str):
+    raise NotFound(f"no API endpoint /api/v1/{unknown}")
