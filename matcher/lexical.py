@@ -22,31 +22,48 @@ import scipy.sparse as sp
 
 
 class TermCounts:
-    """Per-document term counts collected one document at a time (token ids, not strings)."""
+    """Per-document term counts collected one document at a time, kept as token ids in a few
+    large arrays (a million small arrays would cost more than the index itself)."""
+
+    CHUNK = 20_000
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
         self.keys: list[int] = []
+        self.lengths: list[int] = []
+        self._sizes: list[int] = []
         self._ids: list[np.ndarray] = []
         self._tfs: list[np.ndarray] = []
-        self.lengths: list[int] = []
+        self._pending_ids: list[np.ndarray] = []
+        self._pending_tfs: list[np.ndarray] = []
 
     def add(self, key: int, tokens: Iterable[str]) -> None:
         vocab = self.vocab
         ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32)
         unique, counts = np.unique(ids, return_counts=True)
         self.keys.append(key)
-        self._ids.append(unique.astype(np.int32))
-        self._tfs.append(counts.astype(np.float32))
         self.lengths.append(len(ids))
+        self._sizes.append(len(unique))
+        self._pending_ids.append(unique.astype(np.int32))
+        self._pending_tfs.append(counts.astype(np.float32))
+        if len(self._pending_ids) >= self.CHUNK:
+            self._flush()
 
-    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row, token, tf) for every (document, distinct token)."""
-        sizes = np.fromiter((len(a) for a in self._ids), dtype=np.int64, count=len(self._ids))
-        rows = np.repeat(np.arange(len(self._ids), dtype=np.int32), sizes)
-        cols = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int32)
-        tfs = np.concatenate(self._tfs) if self._tfs else np.zeros(0, np.float32)
-        return rows, cols, tfs
+    def _flush(self) -> None:
+        if self._pending_ids:
+            self._ids.append(np.concatenate(self._pending_ids))
+            self._tfs.append(np.concatenate(self._pending_tfs))
+            self._pending_ids, self._pending_tfs = [], []
+
+    def matrix(self) -> sp.csr_matrix:
+        """Documents x tokens term frequencies, rows in the order documents were added."""
+        self._flush()
+        indptr = np.zeros(len(self._sizes) + 1, dtype=np.int64)
+        np.cumsum(self._sizes, out=indptr[1:])
+        indices = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int32)
+        data = np.concatenate(self._tfs) if self._tfs else np.zeros(0, np.float32)
+        shape = (len(self._sizes), max(len(self.vocab), 1))
+        return sp.csr_matrix((data, indices, indptr), shape=shape)
 
 
 class LexicalIndex:
@@ -77,41 +94,40 @@ class LexicalIndex:
         """Build from collected term counts. With ``groups`` (one group number per counted
         document) the documents of a group are summed into one document whose key is
         ``keys[group]`` — one BM25 document per expert from the items' counts."""
-        rows, cols, tfs = counts.pairs()
+        tf = counts.matrix()
         lengths = np.asarray(counts.lengths, dtype=np.float64)
         doc_keys = np.asarray(counts.keys, dtype=np.int64)
         if groups is not None:
             groups = np.asarray(groups, dtype=np.int64)
-            n_groups = len(keys)
-            summed = sp.csr_matrix((tfs, (groups[rows], cols)), shape=(n_groups, max(len(counts.vocab), 1)))
-            summed.sum_duplicates()
-            coo = summed.tocoo()
-            rows, cols, tfs = coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data.astype(np.float32)
-            lengths = np.bincount(groups, weights=lengths, minlength=n_groups)
+            membership = sp.csr_matrix((np.ones(len(groups), dtype=np.float32), (groups, np.arange(len(groups)))),
+                                       shape=(len(keys), len(groups)))
+            tf = (membership @ tf).tocsr()
+            lengths = np.bincount(groups, weights=lengths, minlength=len(keys))
             doc_keys = np.asarray(keys, dtype=np.int64)
         order = np.argsort(doc_keys, kind="stable")
-        position = np.empty_like(order)
-        position[order] = np.arange(len(order))
+        if not np.array_equal(order, np.arange(len(order))):
+            tf = tf[order]
+            lengths = lengths[order]
         self.main_items = doc_keys[order]
-        rows = position[rows]
-        lengths = lengths[order]
         self.n_docs = len(doc_keys)
         self.avg_len = float(lengths.mean()) if self.n_docs else 1.0
         self.delta, self.dead, self._delta_postings = {}, set(), {}
         self._dead_array, self._rows = None, None
         self.vocab = dict(counts.vocab)
-        n_vocab = max(len(self.vocab), 1)
         if self.n_docs == 0:
             self.matrix, self.doc_freq = None, np.zeros(0, dtype=np.int64)
             return
-        self.doc_freq = np.bincount(cols, minlength=n_vocab).astype(np.int64)
+        tf.sum_duplicates()
+        tf.sort_indices()
+        self.doc_freq = np.bincount(tf.indices, minlength=tf.shape[1]).astype(np.int64)
         idf = np.log(1 + (self.n_docs - self.doc_freq + 0.5) / (self.doc_freq + 0.5)).astype(np.float32)
         norm = (self.k1 * (1 - self.b + self.b * lengths / self.avg_len)).astype(np.float32)
-        weights = idf[cols] * tfs / (tfs + norm[rows])
-        del tfs
-        self.matrix = sp.csc_matrix((weights, (rows, cols)), shape=(self.n_docs, n_vocab), dtype=np.float32)
+        row_norm = np.repeat(norm, np.diff(tf.indptr))
+        tf.data = idf[tf.indices] * tf.data / (tf.data + row_norm)
+        del row_norm
+        self._rows = tf
+        self.matrix = tf.tocsc()
         self.matrix.sort_indices()
-        self._rows = self.matrix.tocsr()
 
     def doc_frequency(self, token: str) -> int:
         tid = self.vocab.get(token)

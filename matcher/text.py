@@ -97,7 +97,7 @@ def fold_plural(token: str) -> str:
 class TextProcessor:
     """Tokenises normalised text; Chinese with jieba and a domain user dictionary."""
 
-    def __init__(self, user_terms: Iterable[str] = (), stopwords: frozenset[str] | None = None, cjk_bigrams: bool = True) -> None:
+    def __init__(self, user_terms: Iterable[str] = (), stopwords: frozenset[str] | None = None, cjk_bigrams: bool = False) -> None:
         import jieba
 
         self.stopwords = default_stopwords() if stopwords is None else stopwords

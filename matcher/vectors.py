@@ -2,8 +2,9 @@
 
 Item ids are positions in ``vectors``. Exact search (``IndexFlatIP`` in an ``IndexIDMap2``)
 below ``exact_max`` vectors; above, an IVF index with 8-bit scalar quantisation
-(``IndexIVFScalarQuantizer``) for candidate generation, rescored exactly from ``vectors``.
-Removed items are removed from FAISS and marked dead; adds are incremental.
+(``IndexIVFScalarQuantizer``) for candidate generation, rescored from ``vectors``, which are
+kept in float16 (half the memory; cosine error below 1e-3). Removed items are removed from
+FAISS and marked dead; adds are incremental.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+STORAGE = np.float16
+
 
 class VectorIndex:
     def __init__(self, dim: int, *, exact_max: int = 50_000, nprobe: int = 32) -> None:
         self.dim = dim
         self.exact_max = exact_max
         self.nprobe = nprobe
-        self._vectors = np.zeros((0, dim), dtype=np.float32)
+        self._vectors = np.zeros((0, dim), dtype=STORAGE)
         self._count = 0
         self.alive = np.zeros(0, dtype=bool)
         self.index: faiss.Index = self._flat()
@@ -46,7 +49,7 @@ class VectorIndex:
         if need <= len(self._vectors):
             return
         capacity = max(need, int(len(self._vectors) * 1.5) + 1024)
-        grown = np.zeros((capacity, self.dim), dtype=np.float32)
+        grown = np.zeros((capacity, self.dim), dtype=STORAGE)
         grown[: self._count] = self._vectors[: self._count]
         self._vectors = grown
         alive = np.zeros(capacity, dtype=bool)
@@ -56,27 +59,28 @@ class VectorIndex:
     # -- building ------------------------------------------------------------------------------
     def build(self, vectors: np.ndarray, alive: np.ndarray | None = None) -> None:
         """Replace everything with ``vectors`` (ids 0..n-1) and choose the index type."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        self._vectors = vectors.copy()
+        vectors = vectors.reshape(-1, self.dim)
+        self._vectors = vectors.astype(STORAGE)
         self._count = len(vectors)
         self.alive = np.ones(self._count, dtype=bool) if alive is None else alive.astype(bool).copy()
         live_ids = np.flatnonzero(self.alive[: self._count]).astype(np.int64)
         if len(live_ids) > self.exact_max:
-            self.index = self._ivf(vectors[live_ids])
+            self.index = self._ivf(live_ids)
         else:
             self.index = self._flat()
-        if len(live_ids):
-            self.index.add_with_ids(vectors[live_ids], live_ids)
+        for start in range(0, len(live_ids), 50_000):
+            chunk = live_ids[start : start + 50_000]
+            self.index.add_with_ids(self._vectors[chunk].astype(np.float32), chunk)
 
-    def _ivf(self, sample_source: np.ndarray) -> faiss.Index:
-        nlist = int(min(4096, max(64, 4 * math.sqrt(len(sample_source)))))
+    def _ivf(self, live_ids: np.ndarray) -> faiss.Index:
+        nlist = int(min(4096, max(64, 4 * math.sqrt(len(live_ids)))))
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
         rng = np.random.default_rng(0)
-        take = min(len(sample_source), max(nlist * 40, 20_000))
-        sample = sample_source[rng.choice(len(sample_source), size=take, replace=False)]
+        take = min(len(live_ids), max(nlist * 40, 20_000))
+        sample = self._vectors[np.sort(rng.choice(live_ids, size=take, replace=False))].astype(np.float32)
         index.train(sample)
         index.nprobe = self.nprobe
         index.make_direct_map(False)
@@ -115,7 +119,7 @@ class VectorIndex:
         """Exact inner products of ``query`` with the given items."""
         if len(ids) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self._vectors[ids] @ query.astype(np.float32)
+        return self._vectors[ids].astype(np.float32) @ query.astype(np.float32)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path) -> list[str]:
@@ -131,7 +135,7 @@ class VectorIndex:
         alive = np.load(directory / "alive.npy")
         if vectors.ndim != 2 or vectors.shape[1] != dim or len(alive) != len(vectors):
             raise ValueError(f"vector files disagree: vectors {vectors.shape}, alive {alive.shape}, dim {dim}")
-        index._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index._vectors = np.ascontiguousarray(vectors, dtype=STORAGE)
         index._count = len(vectors)
         index.alive = alive.astype(bool)
         index.index = faiss.read_index(str(directory / "faiss.index"))
