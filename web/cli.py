@@ -116,7 +116,29 @@ def status_command() -> None:
     sys.exit(0 if report["status"] == "ok" else 1)
 
 
+
+
+mail_cli = AppGroup("mail", help="The e-mail outbox.")
+
+
+@mail_cli.command("dispatch")
+@click.option("--once", is_flag=True, help="send what is pending and exit")
+def mail_dispatch_command(once: bool) -> None:
+    """Send queued e-mails (SMTP when MAIL_SERVER is set, the log otherwise)."""
+    from .services.mail import deliver_pending, run
+
+    if once:
+        click.echo(f"sent {deliver_pending(current_app.config, limit=1000)} message(s)")
+        return
+    stop = threading.Event()
+    try:
+        run(current_app._get_current_object(), stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(matcher_cli)
+    app.cli.add_command(mail_cli)

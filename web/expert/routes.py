@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -75,4 +75,17 @@ def delete_achievement(achievement_id: int):
     if ActionForm().validate_on_submit():
         expert_service.delete_achievement(current_user, achievement_id)
         flash(_("Achievement removed."), "info")
+    return redirect(url_for("expert.profile") + "#achievements")
+
+
+@bp.route("/achievements/bulk", methods=["POST"])
+@roles_required(Role.EXPERT)
+def add_achievements_bulk():
+    if ActionForm().validate_on_submit():
+        try:
+            created = expert_service.add_achievements_bulk(current_user, request.form.get("publications", ""))
+        except ValidationError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("%(count)s achievement(s) added. Add abstracts to the important ones: they improve matching.", count=len(created)), "success")
     return redirect(url_for("expert.profile") + "#achievements")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from models import Achievement, AchievementKind, ExpertProfile, Role, User, db, write_transaction
@@ -137,3 +138,49 @@ def expert_for(actor: User, expert_id: int) -> ExpertProfile:
         if linked is not None:
             return profile
     raise NotFound(f"expert {expert_id} does not exist")
+
+
+_YEAR = re.compile(r"(?:^|[\s(（\[,，.。;；/-])((?:19[5-9]|20[0-9])\d)(?=$|[\s)）\],，.。;；/-])")
+_KIND_HINTS = (
+    ("patent", ("专利", "patent", "zl")),
+    ("standard", ("标准", "standard", "gb/t", "ny/t", "db")),
+    ("project", ("项目", "课题", "基金", "project", "grant")),
+    ("award", ("奖", "award", "prize")),
+)
+
+
+def parse_publication_list(text: str) -> list[dict[str, Any]]:
+    """One achievement per non-empty line, as pasted from a CV: the year is taken from a
+    four-digit year in the line, the kind guessed from words like 专利/标准/项目/奖."""
+    items = []
+    for raw in (text or "").splitlines():
+        line = " ".join(raw.strip().lstrip("-*•·0123456789.、)） ").split())
+        if not line:
+            continue
+        year_match = _YEAR.search(line)
+        lowered = line.lower()
+        kind = next((k for k, hints in _KIND_HINTS if any(h in lowered for h in hints)), "paper")
+        items.append({"kind": kind, "title": line, "abstract": "", "year": int(year_match.group(1)) if year_match else None})
+    return items
+
+
+def add_achievements_bulk(actor: User, text: str) -> list[Achievement]:
+    """All lines or none: every line is validated before anything is stored."""
+    profile = own_profile(actor)
+    parsed = parse_publication_list(text)
+    if not parsed:
+        raise ValidationError("paste at least one line", fields={"publications": "empty"})
+    if len(parsed) > 200:
+        raise ValidationError("at most 200 lines at once", fields={"publications": f"{len(parsed)} lines"})
+    if len(profile.achievements) + len(parsed) > 500:
+        raise ValidationError("a profile holds at most 500 achievements", fields={"publications": "too many"})
+    cleaned = []
+    for number, item in enumerate(parsed, start=1):
+        try:
+            cleaned.append(clean_achievement(item))
+        except ValidationError as exc:
+            raise ValidationError(f"line {number}: {exc.message}", fields={"publications": f"line {number}"}) from None
+    with write_transaction() as session:
+        created = [Achievement(expert_id=profile.id, **fields) for fields in cleaned]
+        session.add_all(created)
+    return created
