@@ -8,6 +8,7 @@ channel per query; fuses them with structured features; applies hard constraints
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -138,6 +139,13 @@ class Engine:
         self.vectors = VectorIndex(self.embedder.dim, exact_max=self.config.exact_index_max_vectors,
                                    nprobe=self.config.ivf_nprobe) if self.embedder else None
         self.need_vectors: dict[str, tuple[str, np.ndarray]] = {}
+
+    def with_config(self, config: MatcherConfig) -> Engine:
+        """This engine's indexes, scored with other weights (e.g. a learned ranker); the
+        indexes are shared, not copied, so this is cheap."""
+        clone = copy.copy(self)
+        clone.config = config
+        return clone
 
     # -- model facts ---------------------------------------------------------------------------
     @property

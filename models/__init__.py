@@ -29,11 +29,13 @@ from .base import (
     Role,
     utcnow,
 )
+from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
 from .matches import Match, MatchEvent
 from .needs import Need
 from .notifications import EmailMessage, Notification
 from .outbox import OutboxEntry
+from .ranking import RankerModel, SuggestionImpression
 
 db = SQLAlchemy(metadata=Base.metadata)
 
@@ -100,6 +102,12 @@ __all__ = [
     "MatchEvent",
     "OutboxEntry",
     "Notification",
+    "MatchmakingEvent",
+    "EventNeed",
+    "EventExpert",
+    "EventSlot",
+    "SuggestionImpression",
+    "RankerModel",
     "EmailMessage",
     "Role",
     "AccountStatus",

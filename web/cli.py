@@ -104,6 +104,18 @@ def indexer_command(once: bool) -> None:
         indexer.release()
 
 
+@matcher_cli.command("train-ranker")
+@click.option("--min-decisions", default=20, show_default=True, help="proposals needed before training")
+def train_ranker_command(min_decisions: int) -> None:
+    """Learn ranking weights from coordinator decisions; activate only if better on newer ones."""
+    from .services.ranking import train
+
+    report = train(min_decisions=min_decisions)
+    click.echo(report.message)
+    if report.weights:
+        click.echo("weights: " + ", ".join(f"{k}={v:.3f}" for k, v in report.weights.items()))
+
+
 @matcher_cli.command("status")
 def status_command() -> None:
     """Print the health report (database, index, lag) as JSON."""

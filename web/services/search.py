@@ -20,6 +20,7 @@ from matcher.store import IndexCorrupt, IndexMissing, IndexStore
 from models import ExpertProfile, Need, Role, User, db
 
 from .errors import NotFound, PermissionDenied
+from .ranking import DEFAULT_VERSION
 from .records import attributes_for, need_record
 
 log = logging.getLogger("matcher.search")
@@ -109,6 +110,7 @@ def index_status() -> dict:
 class SuggestionView:
     suggestion: Suggestion
     expert: ExpertProfile
+    ranker: str = DEFAULT_VERSION
 
     @property
     def excluded(self) -> list[str]:
@@ -123,10 +125,17 @@ def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: boo
     need = db.session.get(Need, need_id)
     if need is None:
         raise NotFound(f"need {need_id} does not exist")
-    ranked = reader().engine().rank(need_record(need), attributes_for, limit=limit, include_excluded=include_excluded)
+    from .ranking import active_ranker, config_for, log_impression
+
+    version, weights = active_ranker()
+    engine = reader().engine()
+    if version != DEFAULT_VERSION:
+        engine = engine.with_config(config_for(weights, engine.config))
+    ranked = engine.rank(need_record(need), attributes_for, limit=limit, include_excluded=include_excluded)
+    log_impression(need.id, actor.id, version, ranked)
     ids = [int(s.expert_id) for s in ranked]
     profiles = {p.id: p for p in db.session.scalars(db.select(ExpertProfile).where(ExpertProfile.id.in_(ids)))}
-    return [SuggestionView(s, profiles[int(s.expert_id)]) for s in ranked if int(s.expert_id) in profiles]
+    return [SuggestionView(s, profiles[int(s.expert_id)], version) for s in ranked if int(s.expert_id) in profiles]
 
 
 def warm_up(app) -> None:

@@ -1,0 +1,171 @@
+"""Matchmaking events end to end (plan, pin, publish once) and learning from decisions."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models import (
+    EventSlot,
+    ExpertProfile,
+    Match,
+    MatchEvent,
+    MatchStatus,
+    RankerModel,
+    SuggestionImpression,
+    User,
+    db,
+    utcnow,
+    write_transaction,
+)
+from web.services import events, matches, ranking
+from web.services.indexing import Indexer
+from web.services.search import suggest
+
+pytestmark = pytest.mark.slow
+
+
+def world(factory, app):
+    enterprise = factory.user(role="enterprise")
+    experts = []
+    for name, titles in [("弹簧甲", ["悬架弹簧疲劳断裂", "弹簧喷丸强化"]), ("弹簧乙", ["气门弹簧失效分析"]),
+                         ("减振丙", ["减振器阻尼阀系", "减振器异响诊断"]), ("钛丁", ["钛合金锻造"])]:
+        expert = factory.user(role="expert", name=name, capacity=1)
+        for title in titles:
+            factory.achievement(expert, title=title)
+        experts.append(expert)
+    needs = [factory.need(enterprise, title="弹簧断裂", description="悬架弹簧两万公里断裂"),
+             factory.need(enterprise, title="减振器异响", description="减振器低速异响"),
+             factory.need(enterprise, title="弹簧喷丸", description="弹簧疲劳寿命提升")]
+    with app.app_context():
+        Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"]).start()
+    coordinator = factory.user(role="coordinator")
+    return enterprise, experts, needs, coordinator
+
+
+def actor(user_ref):
+    return db.session.get(User, user_ref.id)
+
+
+def test_plan_respects_capacity_keeps_pins_and_publishes_once(app, factory):
+    _, experts, needs, coordinator = world(factory, app)
+    with app.app_context():
+        me = actor(coordinator)
+        event = events.create_event(me, {"name": "弹簧专场对接会", "starts_at": "2026-12-05 09:00", "place": "佛山"})
+        assert events.add_needs(me, event.id, [n.id for n in needs], demand=2) == 3
+        assert events.invite_experts(me, event.id, [e.expert_id for e in experts]) == 4
+        events.set_pin(me, event.id, needs[2].id, experts[3].expert_id, True)  # forced pair, off-topic on purpose
+        outcome = events.plan(me, event.id)
+        slots = db.session.scalars(sa.select(EventSlot).where(EventSlot.event_id == event.id, EventSlot.kind == "assigned")).all()
+        per_expert: dict[int, int] = {}
+        for slot in slots:
+            per_expert[slot.expert_id] = per_expert.get(slot.expert_id, 0) + 1
+        assert all(count <= 1 for count in per_expert.values())  # capacity 1 each
+        assert (needs[2].id, experts[3].expert_id) in {(s.need_id, s.expert_id) for s in slots}
+        assert outcome["unfilled_slots"] == 6 - len(slots)
+        assert outcome["summary"]  # someone is short: 6 slots, 4 experts of capacity 1
+        first = events.publish(me, event.id)
+        assert first == len(slots)
+        assert events.publish(me, event.id) == 0  # publishing again creates nothing
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Match)) == len(slots)
+        assert all(m.status == MatchStatus.PROPOSED for m in db.session.scalars(sa.select(Match)))
+        with pytest.raises(Exception, match="published"):
+            events.plan(me, event.id)
+        schedule = events.schedule(db.session.get(type(event), event.id))
+        assert sum(len(row["meetings"]) for row in schedule) == len(slots)
+
+
+def test_event_pages_work_for_coordinators(app, client, auth, factory):
+    auth.login_as("coordinator")
+    page = client.get("/coordinator/events")
+    assert page.status_code == 200
+    from tests.conftest import csrf_token
+
+    response = client.post("/coordinator/events", data={"csrf_token": csrf_token(page), "name": "荔枝产业对接会",
+                                                         "starts_at": "2026-12-20T14:00", "place": "茂名"})
+    assert response.status_code == 302
+    detail = client.get(response.headers["Location"])
+    assert "荔枝产业对接会".encode() in detail.data
+    bad = client.post("/coordinator/events", data={"csrf_token": csrf_token(page), "name": "", "starts_at": "next week"})
+    assert bad.status_code == 200 and b"starts_at" in bad.data
+
+
+def test_impressions_hold_features_but_no_contact_details(app, factory):
+    _, experts, needs, coordinator = world(factory, app)
+    with app.app_context():
+        shown = suggest(actor(coordinator), needs[0].id, limit=5)
+        assert shown
+        impression = db.session.scalar(sa.select(SuggestionImpression))
+        assert impression.ranker_version == "weighted-sum-v1" and impression.need_id == needs[0].id
+        stored = json.dumps(impression.items, ensure_ascii=False)
+        for profile in db.session.scalars(sa.select(ExpertProfile)):
+            for secret in (profile.phone, profile.email, profile.wechat, profile.name):
+                assert secret and secret not in stored
+        assert set(impression.items[0]["features"]) >= {"lexical", "region", "capacity", "recency"}
+
+
+def _fake_decisions(app, factory, prefer: str, lists: int = 16):
+    """Impressions with two experts each; the coordinator always proposes the one `prefer`s."""
+    enterprise = factory.user(role="enterprise")
+    coordinator = factory.user(role="coordinator")
+    a, b = factory.user(role="expert"), factory.user(role="expert")
+    needs = [factory.need(enterprise, title=f"需求{i}") for i in range(lists)]
+    with app.app_context(), write_transaction() as session:
+        for i, need in enumerate(needs):
+            shown_at = utcnow() - timedelta(days=lists - i)
+            good, bad = (a, b) if i % 2 else (b, a)
+            features = {"good": {"lexical": 0.5, "region": 1.0, "capacity": 1.0, "recency": 0.2},
+                        "bad": {"lexical": 0.9, "region": 0.0, "capacity": 0.0, "recency": 1.0}}
+            if prefer == "text":
+                features["good"], features["bad"] = features["bad"], features["good"]
+            items = [{"expert_id": good.expert_id, "position": 2, "score": 0.5, "features": features["good"]},
+                     {"expert_id": bad.expert_id, "position": 1, "score": 0.8, "features": features["bad"]}]
+            session.add(SuggestionImpression(need_id=need.id, viewer_id=coordinator.id, ranker_version="weighted-sum-v1",
+                                             items=items, shown_at=shown_at))
+            match = Match(need_id=need.id, expert_id=good.expert_id, status=MatchStatus.PROPOSED, proposed_by_id=coordinator.id,
+                          created_at=shown_at + timedelta(minutes=5))
+            session.add(match)
+            session.flush()
+            session.add(MatchEvent(match_id=match.id, to_status="proposed"))
+
+
+def test_training_learns_a_preference_the_default_weights_miss_and_activates_it(app, factory):
+    _fake_decisions(app, factory, prefer="local")
+    with app.app_context():
+        report = ranking.train(min_decisions=10)
+        assert report.activated and report.ndcg_learned > report.ndcg_current
+        assert report.weights["region"] > report.weights["lexical"]
+        version, weights = ranking.active_ranker()
+        assert version == report.version and weights["region"] == report.weights["region"]
+
+
+def test_training_refuses_a_model_that_is_not_better(app, factory):
+    _fake_decisions(app, factory, prefer="text")  # the default weights already favour text
+    with app.app_context():
+        with write_transaction() as session:  # make the current ranker one that already ranks these lists perfectly
+            session.add(RankerModel(version="manual-text", kind="weighted_sum", active=True,
+                                    weights={"lexical": 1.0, "semantic": 0.0, "discipline": 0.0, "region": 0.0,
+                                             "cooperation_mode": 0.0, "capacity": 0.0, "recency": 0.0}))
+        report = ranking.train(min_decisions=10)
+        assert not report.activated and "not better" in report.message
+        assert ranking.active_ranker()[0] == "manual-text"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RankerModel).where(RankerModel.active.is_(True))) == 1
+
+
+def test_too_few_decisions_gives_a_clear_message(ctx, runner):
+    result = runner.invoke(args=["matcher", "train-ranker"])
+    assert result.exit_code == 0
+    assert "too few decisions" in result.output and "keeping the current ranker" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RankerModel)) == 0
+
+
+def test_declined_as_not_my_field_counts_against_the_pair(app, factory):
+    enterprise, expert, coordinator = factory.user(role="enterprise"), factory.user(role="expert"), factory.user(role="coordinator")
+    need = factory.need(enterprise)
+    with app.app_context():
+        match, _ = matches.propose(actor(coordinator), need.id, expert.expert_id)
+        matches.respond(actor(expert), match.id, False, reason="not_my_field")
+        assert ranking.decision_labels()[(need.id, expert.expert_id)][0] == 0.0

@@ -1,0 +1,246 @@
+"""Matchmaking events: choose needs, invite experts, plan a global assignment, publish it as
+proposed matches through the ordinary lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from matcher.assignment import AssignmentProblem, solve
+from models import (
+    EventExpert,
+    EventNeed,
+    EventSlot,
+    MatchmakingEvent,
+    Need,
+    NeedStatus,
+    Role,
+    User,
+    db,
+    utcnow,
+    write_transaction,
+)
+
+from . import matches as match_service
+from .errors import IllegalTransition, NotFound, PermissionDenied, ValidationError
+from .records import attributes_for, need_record
+from .validation import Cleaner
+
+MEETING_MINUTES = 30
+CONFLICTS = {"conflict_same_organization", "conflict_declared", "cooperation_mode_not_accepted", "paused"}
+
+
+def _staff(actor: User) -> None:
+    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+        raise PermissionDenied("only coordinators run matchmaking events")
+
+
+def event_for(actor: User, event_id: int) -> MatchmakingEvent:
+    _staff(actor)
+    event = db.session.get(MatchmakingEvent, event_id)
+    if event is None:
+        raise NotFound(f"event {event_id} does not exist")
+    return event
+
+
+def create_event(actor: User, data: dict[str, Any]) -> MatchmakingEvent:
+    _staff(actor)
+    cleaner = Cleaner(data)
+    cleaner.text("name", max_len=200, required=True)
+    cleaner.text("place", max_len=200)
+    cleaner.boolean("online")
+    cleaner.codes("industry_codes", kind="industry", max_items=10)
+    starts = data.get("starts_at")
+    if isinstance(starts, str):
+        try:
+            starts = datetime.fromisoformat(starts.strip())
+        except ValueError:
+            cleaner.fail("starts_at", "must be a date and time as YYYY-MM-DD HH:MM")
+    if not isinstance(starts, datetime):
+        cleaner.fail("starts_at", "must be a date and time as YYYY-MM-DD HH:MM")
+    fields = cleaner.finish("event")
+    if starts.tzinfo is None:
+        starts = starts.replace(tzinfo=timezone(timedelta(hours=8)))  # entered in China time
+    with write_transaction() as session:
+        event = MatchmakingEvent(created_by_id=actor.id, starts_at=starts.astimezone(UTC), **fields)
+        session.add(event)
+    return event
+
+
+def candidate_needs(industry: str = "", region: str = "", min_age_days: int = 0) -> list[Need]:
+    """Open needs for the selection list, filtered like a coordinator would."""
+    needs = db.session.scalars(sa.select(Need).where(Need.status == NeedStatus.OPEN).order_by(Need.created_at)).all()
+    cutoff = utcnow() - timedelta(days=min_age_days)
+    return [n for n in needs if (not industry or industry in (n.industry_codes or []))
+            and (not region or (n.region or "").startswith(region)) and n.created_at <= cutoff]
+
+
+def add_needs(actor: User, event_id: int, need_ids: list[int], demand: int = 2) -> int:
+    event = event_for(actor, event_id)
+    if not 1 <= demand <= 20:
+        raise ValidationError("demand must be between 1 and 20", fields={"demand": "between 1 and 20"})
+    existing = {n.need_id for n in event.needs}
+    added = 0
+    with write_transaction() as session:
+        for need_id in need_ids:
+            need = session.get(Need, need_id)
+            if need is None or need.status != NeedStatus.OPEN or need_id in existing:
+                continue
+            session.add(EventNeed(event_id=event_id, need_id=need_id, demand=demand))
+            existing.add(need_id)
+            added += 1
+    return added
+
+
+def invite_experts(actor: User, event_id: int, expert_ids: list[int]) -> int:
+    event = event_for(actor, event_id)
+    existing = {e.expert_id for e in event.experts}
+    added = 0
+    with write_transaction() as session:
+        for expert_id in expert_ids:
+            if expert_id not in existing:
+                session.add(EventExpert(event_id=event_id, expert_id=expert_id))
+                existing.add(expert_id)
+                added += 1
+    return added
+
+
+def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> int:
+    """Invite each event need's best eligible experts."""
+    from .search import reader
+
+    event = event_for(actor, event_id)
+    engine = reader().engine()
+    chosen: list[int] = []
+    for event_need in event.needs:
+        for suggestion in engine.rank(need_record(event_need.need), attributes_for, limit=per_need, explain=False):
+            chosen.append(int(suggestion.expert_id))
+    return invite_experts(actor, event_id, chosen)
+
+
+def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
+    """Solve the assignment for the event's needs and invited experts; pinned slots are kept."""
+    from .search import reader
+
+    event = event_for(actor, event_id)
+    if event.status == "published":
+        raise IllegalTransition("the event is published; its plan can no longer change")
+    engine = reader().engine()
+    invited = {str(e.expert_id) for e in event.experts}
+    if not event.needs or not invited:
+        raise ValidationError("add needs and invite experts before planning", fields={"event": "needs and experts required"})
+    attrs = attributes_for(sorted(invited))
+    affinity: dict[tuple[str, str], float] = {}
+    conflicts: set[tuple[str, str]] = set()
+    for event_need in event.needs:
+        ranked = engine.rank(need_record(event_need.need), lambda ids: {i: attrs[i] for i in ids if i in attrs},
+                             limit=candidates_per_need, explain=False, include_excluded=True)
+        for suggestion in ranked:
+            if suggestion.expert_id not in invited:
+                continue
+            pair = (str(event_need.need_id), suggestion.expert_id)
+            affinity[pair] = suggestion.score
+            if set(suggestion.excluded) & CONFLICTS:
+                conflicts.add(pair)
+    pins = frozenset((str(s.need_id), str(s.expert_id)) for s in event.slots if s.pinned)
+    problem = AssignmentProblem(
+        demand={str(n.need_id): n.demand for n in event.needs},
+        capacity={e: (a.remaining_capacity if a.remaining_capacity is not None else 0) for e, a in attrs.items()},
+        affinity=affinity, conflicts=frozenset(conflicts), pins=pins,
+        groups={str(n.need_id): _industry_name(n.need) for n in event.needs},
+    )
+    result = solve(problem)
+    with write_transaction() as session:
+        for slot in list(event.slots):
+            if not slot.pinned:
+                session.delete(slot)
+        session.flush()
+        sequence: dict[str, int] = {}
+        for need_id, experts in result.assigned.items():
+            for expert_id in experts:
+                if (need_id, expert_id) in pins:
+                    continue
+                sequence[expert_id] = sequence.get(expert_id, 0) + 1
+                session.add(EventSlot(event_id=event_id, need_id=int(need_id), expert_id=int(expert_id), kind="assigned",
+                                      score=affinity.get((need_id, expert_id), 0.0), sequence=sequence[expert_id]))
+        for need_id, experts in result.alternates.items():
+            for expert_id in experts:
+                session.add(EventSlot(event_id=event_id, need_id=int(need_id), expert_id=int(expert_id), kind="alternate",
+                                      score=affinity.get((need_id, expert_id), 0.0)))
+        for event_need in event.needs:
+            event_need.unfilled_reason = result.reasons.get(str(event_need.need_id), "")
+        event.plan_summary = result.pin_problems + result.summary
+    return {"objective": result.objective, "unfilled_slots": result.unfilled_slots, "summary": event.plan_summary}
+
+
+def _industry_name(need: Need) -> str:
+    from matcher.taxonomy import load_taxonomy
+
+    codes = need.industry_codes or []
+    term = load_taxonomy().industries.get(codes[0]) if codes else None
+    return term.zh if term else "未分类"
+
+
+def set_pin(actor: User, event_id: int, need_id: int, expert_id: int, pinned: bool) -> None:
+    """Pin a pair (kept by every re-plan) or unpin it; unpinning removes it from the plan."""
+    event = event_for(actor, event_id)
+    if event.status == "published":
+        raise IllegalTransition("the event is published; its plan can no longer change")
+    if need_id not in {n.need_id for n in event.needs}:
+        raise ValidationError("that need is not part of the event", fields={"need_id": "not in the event"})
+    with write_transaction() as session:
+        slot = session.scalar(sa.select(EventSlot).where(EventSlot.event_id == event_id, EventSlot.need_id == need_id,
+                                                        EventSlot.expert_id == expert_id))
+        if pinned:
+            if slot is None:
+                slot = EventSlot(event_id=event_id, need_id=need_id, expert_id=expert_id, kind="assigned")
+                session.add(slot)
+            slot.kind, slot.pinned = "assigned", True
+            if expert_id not in {e.expert_id for e in event.experts}:
+                session.add(EventExpert(event_id=event_id, expert_id=expert_id))
+        elif slot is not None:
+            session.delete(slot)
+
+
+def publish(actor: User, event_id: int) -> int:
+    """Create a proposed match for every assigned pair (idempotent); returns how many are new."""
+    event = event_for(actor, event_id)
+    assigned = [s for s in event.slots if s.kind == "assigned"]
+    if not assigned:
+        raise ValidationError("the plan is empty; plan the event first", fields={"event": "no assigned pairs"})
+    created = 0
+    for slot in assigned:
+        if slot.match_id is not None:
+            continue
+        match, new = match_service.propose(actor, slot.need_id, slot.expert_id, score=slot.score or None,
+                                           note=f"对接活动 / matchmaking event: {event.name}")
+        created += int(new)
+        with write_transaction():
+            db.session.get(EventSlot, slot.id).match_id = match.id
+    with write_transaction():
+        event = db.session.get(MatchmakingEvent, event_id)
+        if event.status != "published":
+            event.status, event.published_at = "published", utcnow()
+    return created
+
+
+def schedule(event: MatchmakingEvent) -> list[dict]:
+    """Meetings per expert: (expert, [(time, need)]), from the assigned slots' order."""
+    by_expert: dict[int, list[EventSlot]] = {}
+    for slot in event.slots:
+        if slot.kind == "assigned":
+            by_expert.setdefault(slot.expert_id, []).append(slot)
+    out = []
+    for slots in by_expert.values():
+        slots.sort(key=lambda s: (s.sequence, s.need_id))
+        out.append({"expert": slots[0].expert, "meetings": [
+            {"at": event.starts_at + timedelta(minutes=MEETING_MINUTES * i), "need": s.need, "pinned": s.pinned}
+            for i, s in enumerate(slots)]})
+    out.sort(key=lambda row: row["expert"].name)
+    return out
+
+
+def list_events() -> list[MatchmakingEvent]:
+    return list(db.session.scalars(sa.select(MatchmakingEvent).order_by(MatchmakingEvent.starts_at.desc())))
