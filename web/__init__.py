@@ -35,6 +35,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     _configure_logging(app)
+    if app.config.get("PROXY_COUNT"):
+        # Behind N trusted proxies: the real client address (rate limits, logs) and scheme.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
@@ -70,13 +76,26 @@ def create_app(config: Config | dict | None = None) -> Flask:
     return app
 
 
+class UTCFormatter(logging.Formatter):
+    """ISO-8601 UTC timestamps (``2026-11-23T10:15:02.123Z``) on every line."""
+
+    converter = time.gmtime
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's API
+        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def _configure_logging(app: Flask) -> None:
     if app.config.get("TESTING"):
         return
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)sZ %(levelname)s %(name)s %(message)s",
-    )
-    logging.Formatter.converter = time.gmtime
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, UTCFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(UTCFormatter(LOG_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
     for noisy in ("faiss.loader", "bm25s", "sentence_transformers", "jieba"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -41,6 +41,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 429:
+            logging.getLogger("matcher.security").warning("rate_limited path=%s endpoint=%s", request.path, request.endpoint)
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
             return json_error(exc.code or 500, code, exc.description or exc.name)

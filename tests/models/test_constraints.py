@@ -117,9 +117,13 @@ def test_a_rolled_back_change_leaves_no_outbox_row(ctx, factory):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEntry)) == before
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(ctx):
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas apply to SQLite only")
+def test_database_runs_with_the_settings_the_design_requires(ctx):
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            assert int(conn.exec_driver_sql("SHOW server_version_num").scalar()) >= 130000  # DROP DATABASE WITH (FORCE), FOR UPDATE
+            assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
+            assert conn.exec_driver_sql("SELECT count(*) FROM pg_trigger WHERE tgname = 'match_events_append_only'").scalar() == 1
+        return
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -24,3 +24,9 @@ class SignupForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password (at least 8 characters)"), validators=[DataRequired(), Length(max=128)])
     submit = SubmitField(_l("Sign up"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=128)])
+    new_password = PasswordField(_l("New password (at least 8 characters)"), validators=[DataRequired(), Length(max=128)])
+    submit = SubmitField(_l("Change password"))

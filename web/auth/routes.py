@@ -15,7 +15,7 @@ from ..extensions import limiter
 from ..services import accounts
 from ..services.errors import ValidationError
 from . import bp
-from .forms import LoginForm, LogoutForm, SignupForm
+from .forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -86,3 +86,27 @@ def signup():
             flash(_("Thank you. A coordinator will review your account; you can sign in once it is approved."), "success")
             return redirect(url_for("auth.login"))
     return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@authenticated
+def change_password():
+    """Changing the password ends every other session and API token of the account."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            accounts.change_password(user, form.current_password.data, form.new_password.data)
+        except ValidationError as exc:
+            from ..forms import apply_errors
+
+            apply_errors(form, exc)
+        else:
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            login_user(user)  # this browser stays signed in with the new session version
+            flash(_("Password changed. Other sessions were signed out."), "success")
+            return redirect(url_for(role_home(user.role)))
+    return render_template("auth/password.html", form=form)
