@@ -24,5 +24,21 @@ def highlight(text: str, terms: list[str]) -> Markup:
     return Markup("").join(parts)
 
 
+def industry_names(codes) -> str:
+    """``["04", "13"]`` → "04 渔业, 13 农副食品加工业" in the current language."""
+    from flask_babel import get_locale
+
+    from matcher.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    locale = str(get_locale())
+    names = []
+    for code in codes or []:
+        term = taxonomy.industries.get(code)
+        names.append(f"{code} {term.name(locale)}" if term else code)
+    return ", ".join(names)
+
+
 def init_app(app) -> None:
     app.add_template_filter(highlight, "highlight")
+    app.add_template_filter(industry_names, "industry_names")

@@ -41,11 +41,12 @@ class ProfileForm(FlaskForm):
 
 
 class AchievementForm(FlaskForm):
-    kind = SelectField(_l("Kind"), validators=[DataRequired()])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
-    abstract = TextAreaField(_l("Abstract"), validators=[Length(max=5000)])
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(min=1950, max=2100)])
-    submit = SubmitField(_l("Add achievement"))
+    # Explicit ids: this form shares the page with the profile form (both have a title).
+    kind = SelectField(_l("Kind"), validators=[DataRequired()], id="achievement-kind")
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)], id="achievement-title")
+    abstract = TextAreaField(_l("Abstract"), validators=[Length(max=5000)], id="achievement-abstract")
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(min=1950, max=2100)], id="achievement-year")
+    submit = SubmitField(_l("Add achievement"), id="achievement-submit")
 
     def values(self) -> dict:
         return {"kind": self.kind.data, "title": self.title.data, "abstract": self.abstract.data, "year": self.year.data}

@@ -28,11 +28,10 @@ def _achievement_form(**kwargs) -> AchievementForm:
 @roles_required(Role.EXPERT)
 def profile():
     profile = expert_service.own_profile(current_user)
-    form = ProfileForm(
-        obj=profile,
-        research_areas=", ".join(profile.research_areas or []),
-        keywords=", ".join(profile.keywords or []),
-    )
+    form = ProfileForm(obj=profile)
+    if request.method == "GET":  # lists are edited as comma-separated text
+        form.research_areas.data = ", ".join(profile.research_areas or [])
+        form.keywords.data = ", ".join(profile.keywords or [])
     form.discipline_codes.choices = discipline_choices(str(get_locale()))
     form.cooperation_modes.choices = cooperation_mode_choices()
     if form.validate_on_submit():

@@ -226,10 +226,14 @@ def start_indexer_thread(app) -> threading.Thread:
     def target() -> None:
         with app.app_context():
             indexer = Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"])
-            try:
-                indexer.acquire()
-            except IndexerBusy as exc:
-                log.warning("indexer thread not started: %s", exc)
+            while not stop.is_set():  # a worker being replaced may still hold the lock for a moment
+                try:
+                    indexer.acquire()
+                    break
+                except IndexerBusy as exc:
+                    log.warning("indexer thread waiting: %s", exc)
+                    stop.wait(5.0)
+            else:
                 return
             try:
                 log.info("indexer: %s", indexer.start())

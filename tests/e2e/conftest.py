@@ -1,0 +1,301 @@
+"""Browser tests: the real server (gunicorn, as `make run` starts it) on a fresh instance with
+the demo dataset and a built suggestion index, driven by Debian's headless Chromium.
+
+Fixtures: ``live_server`` (session), ``browser`` (session), ``role_page`` (one signed-in tab
+per role, shared by the tests of a module), ``shot`` (screenshots to ``artifacts/``) and
+``browser_problems`` (server errors and console errors seen by any tab).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_app, unavailable
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DEMO_PASSWORD = "e2e-Demo-passw0rd-7"
+SERVER_START_TIMEOUT = 120  # seconds; the worker loads the embedding model and the index
+# Variables that would point the server at something other than the fresh instance.
+SCRUBBED_ENV = (
+    "DATABASE_URL", "MATCHER_INDEX_DIR", "MATCHER_INDEXER", "REDIS_URL", "RATELIMIT_STORAGE_URI", "MAIL_SERVER",
+    "PROXY_COUNT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "SECRET_KEY",
+)
+
+
+@dataclass(frozen=True)
+class ExpertAccount:
+    profile_id: int
+    email: str  # sign-in e-mail (the profile e-mail, lower-cased)
+    name: str
+    phone: str
+    contact_email: str
+    wechat: str
+    research_areas: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnterpriseAccount:
+    email: str
+    name: str
+    organization: str
+    contact_name: str
+    phone: str
+    contact_email: str
+    wechat: str
+
+
+@dataclass
+class LiveServer:
+    url: str
+    instance: Path
+    log: Path
+    password: str
+    coordinator_email: str
+    enterprise: EnterpriseAccount
+    experts: dict[int, ExpertAccount] = field(default_factory=dict)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:  # noqa: S310 (loopback)
+            return json.loads(response.read())
+
+
+def ui(msgid: str, locale: str = "zh", **params) -> str:
+    """What the server shows for ``msgid`` in ``locale``: read from the same catalogues the
+    server uses, so assertions hold whatever state the translations are in."""
+    from babel.support import Translations
+
+    translations = Translations.load(str(PROJECT_ROOT / "web" / "translations"), [locale], domain="messages")
+    text = translations.gettext(msgid)
+    return text % params if params else text
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium and the Python Playwright driver, or a skip (a failure in CI)."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the Python package playwright is not installed (pip install -r requirements-dev.txt)")
+    return CHROMIUM
+
+
+def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int, ExpertAccount]]:
+    """Migrated SQLite database with the demo dataset, and the suggestion index built once."""
+    from flask_migrate import upgrade
+
+    app = make_app(instance, f"sqlite:///{instance / 'matcher.db'}")
+    with app.app_context():
+        import sqlalchemy as sa
+
+        from models import ExpertProfile, Role, User, db
+        from web.services.demo import load_demo, read_dataset
+        from web.services.indexing import Indexer
+
+        upgrade()
+        _, logins = load_demo(read_dataset(), password=DEMO_PASSWORD)
+        coordinator = next(x.email for x in logins if x.role == Role.COORDINATOR)
+        enterprise_email = next(x.email for x in logins if x.role == Role.ENTERPRISE)
+        user = db.session.scalar(sa.select(User).where(User.email == enterprise_email))
+        org = user.organization
+        enterprise = EnterpriseAccount(user.email, user.name, org.name, org.contact_name, org.contact_phone,
+                                       org.contact_email, org.contact_wechat)
+        experts = {
+            p.id: ExpertAccount(p.id, p.user.email, p.name, p.phone, p.email, p.wechat,
+                                tuple(p.research_areas or ()), tuple(p.keywords or ()))
+            for p in db.session.scalars(sa.select(ExpertProfile).where(ExpertProfile.user_id.is_not(None)))
+        }
+        db.session.rollback()
+        indexer = Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"])
+        indexer.acquire()
+        try:
+            result = indexer.start()
+        finally:
+            indexer.release()
+        assert result.startswith(("rebuilt", "loaded")), result
+        db.session.remove()
+        db.engine.dispose()
+    return coordinator, enterprise, experts
+
+
+def _server_env(instance: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.update({
+        "MATCHER_INSTANCE_DIR": str(instance),
+        "PORT": str(port),
+        "MATCHER_ENV": "development",
+        "MATCHER_INDEX_POLL_SECONDS": "0.5",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _wait_until_ready(server: LiveServer, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with code {process.returncode} while starting:\n{server.log_tail()}")
+        try:
+            report = server.health()
+            if report.get("database") == "ok" and report.get("index", {}).get("loaded"):
+                return
+            last = json.dumps(report)
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.25)
+    pytest.fail(f"the server was not ready within {SERVER_START_TIMEOUT}s (last: {last}):\n{server.log_tail()}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown of the master and its worker
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium, tmp_path_factory) -> LiveServer:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in itertools.chain(ARTIFACTS.glob("*.png"), ARTIFACTS.glob("server.log")):
+        old.unlink()
+    instance = tmp_path_factory.mktemp("e2e-instance")
+    coordinator, enterprise, experts = _prepare_instance(instance)
+    port = _free_port()
+    log_path = ARTIFACTS / "server.log"
+    server = LiveServer(f"http://127.0.0.1:{port}", instance, log_path, DEMO_PASSWORD, coordinator, enterprise, experts)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            # --no-control-socket: do not take over ~/.gunicorn/gunicorn.ctl of a `make run` server.
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"],
+            cwd=PROJECT_ROOT, env=_server_env(instance, port), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        _wait_until_ready(server, process)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    manager = sync_playwright().start()
+    try:
+        instance = manager.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+    except Exception as exc:
+        manager.stop()
+        unavailable(f"Chromium did not start: {exc}")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # a loaded CI machine answers slowly; the default is 5 s
+    yield instance
+    instance.close()
+    manager.stop()
+
+
+@dataclass
+class Problems:
+    """HTTP 5xx answers, uncaught page errors and console errors (e.g. CSP violations)."""
+
+    items: list[str] = field(default_factory=list)
+
+    def watch(self, context, role: str) -> None:
+        def on_response(response):
+            if response.status >= 500:
+                self.items.append(f"[{role}] HTTP {response.status} {response.request.method} {response.url}")
+
+        def on_console(message):
+            if message.type == "error":
+                self.items.append(f"[{role}] console: {message.text}")
+
+        context.on("response", on_response)
+        context.on("console", on_console)
+        context.on("weberror", lambda error: self.items.append(f"[{role}] page error: {error.error}"))
+
+
+@pytest.fixture(scope="module")
+def browser_problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture(scope="module")
+def role_page(live_server, browser, browser_problems):
+    """``role_page("coordinator")``: that role's tab (own cookies), created on first use."""
+    contexts = {}
+    pages = {}
+
+    def get(role: str):
+        if role not in pages:
+            context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(20_000)
+            browser_problems.watch(context, role)
+            contexts[role] = context
+            pages[role] = context.new_page()
+        return pages[role]
+
+    yield get
+    for context in contexts.values():
+        context.close()
+
+
+_shots = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def shot():
+    """``shot(page, "enterprise-need-posted")`` → artifacts/NN-enterprise-need-posted.png."""
+
+    def take(page, name: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
+        path = ARTIFACTS / f"{next(_shots):02d}-{safe}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
