@@ -83,7 +83,10 @@ def create_need():
 @bp.route("/needs/<int:need_id>", methods=["GET"])
 @authenticated
 def get_need(need_id: int):
-    return jsonify(need_view(needs.need_for(current_user, need_id), current_user))
+    need = needs.need_for(current_user, need_id)
+    revealed = current_user.role == Role.EXPERT and any(
+        m.need_id == need_id and matches.contacts_visible(m) for m in matches.matches_for(current_user, need_id=need_id))
+    return jsonify(need_view(need, current_user, reveal_enterprise=revealed))
 
 
 @bp.route("/needs/<int:need_id>", methods=["PATCH"])

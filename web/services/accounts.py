@@ -95,7 +95,7 @@ def create_user(
         )
         session.add(user)
         if role == Role.EXPERT:
-            session.add(ExpertProfile(user=user, name=name, email=email))
+            session.add(ExpertProfile(user=user, name=name, email=email, phone=(contact_phone or "").strip()[:40]))
     return user
 
 

@@ -171,6 +171,9 @@ def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note:
             return match
         if match.status not in AWAITING_ANSWER:
             raise IllegalTransition(f"match {match_id} is {match.status.value}; it no longer takes answers")
+        if not accept and side_accepted is not None:
+            raise IllegalTransition(f"match {match_id} is {match.status.value}: this side already accepted; "
+                                    "ask the coordinator to close the match")
         if not accept:
             _record(session, match, actor, declined, reason, (note or "")[:2000])
             return match
@@ -192,7 +195,7 @@ def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note:
 
 def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", reason: str = "") -> Match:
     """intent → contract → completed (either side or a coordinator), or closed with a reason
-    (coordinator, or either side before the match is connected)."""
+    (coordinators only; the reason "other" needs a note)."""
     try:
         target = MatchStatus(status)
     except ValueError:
@@ -207,6 +210,8 @@ def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", r
         reason = (reason or "").strip() or ("other" if note.strip() else "")
         if reason not in CLOSE_REASONS:
             raise ValidationError(f"reason must be one of {', '.join(CLOSE_REASONS)}", fields={"reason": "required when closing"})
+        if reason == "other" and not note.strip():
+            raise ValidationError("note must explain the reason 'other'", fields={"note": "required when the reason is 'other'"})
         if not p.coordinator:
             raise PermissionDenied("only coordinators close matches")
     with write_transaction() as session:
