@@ -22,6 +22,18 @@ import sqlalchemy as sa
 from models import Achievement, ExpertProfile, Match, MatchStatus, Need, Organization, OrganizationKind, db, write_transaction
 from tests.conftest import csrf_token
 
+
+@pytest.fixture(autouse=True)
+def english_ui(client):
+    """These tests read English messages; the UI is Chinese unless a user picks English."""
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+
+def chinese_ui(client) -> None:
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+
 NEXT_YEAR = date.today().year + 1
 EXPERT_HEADER_EN = ["name", "title", "organization", "region", "disciplines", "research_areas", "keywords", "summary",
                     "cooperation_modes", "capacity", "phone", "email", "wechat", "achievements"]
@@ -509,6 +521,7 @@ def _formula_expert(app) -> None:
 
 
 def test_csv_export_escapes_formulas_and_starts_with_a_bom(app, client, auth):
+    chinese_ui(client)  # exports use the Chinese column names by default
     _formula_expert(app)
     auth.login_as("coordinator")
     response = client.get("/transfer/export/experts.csv")
@@ -542,6 +555,7 @@ def test_xlsx_export_escapes_formulas(app, client, auth):
 
 
 def test_exports_of_needs_and_matches_hold_the_records(app, client, auth, factory):
+    chinese_ui(client)  # exports use the Chinese column names by default
     owner = factory.user(role="enterprise", organization=factory.organization(name="佛山弹簧制造有限公司"))
     need = factory.need(owner, title="减振器异响问题", cooperation_modes=["consulting"], budget_min=5, budget_max=9)
     expert = factory.user(role="expert", name="王磊")
@@ -565,6 +579,7 @@ def test_exports_of_needs_and_matches_hold_the_records(app, client, auth, factor
 
 
 def test_an_exported_expert_file_is_understood_by_the_importer(app, client, auth):
+    chinese_ui(client)  # exports use the Chinese column names by default
     auth.login_as("coordinator")
     token = token_of(upload(client, "experts", "experts.csv", csv_bytes(EXPERT_HEADER_EN, expert_rows())))
     confirm(client, token)
@@ -572,7 +587,7 @@ def test_an_exported_expert_file_is_understood_by_the_importer(app, client, auth
     response = upload(client, "experts", "again.xlsx", exported)
     found = problems(response)
     assert [(r, c) for r, c, _p in found] == [("2", "姓名"), ("3", "姓名")]
-    assert all(p.startswith("already exists") for _r, _c, p in found)
+    assert all(p.startswith("已存在") for _r, _c, p in found)  # the Chinese UI says "already exists"
     body = response.data.decode()
     assert "编号" in body.split('id="ignored-columns"')[1][:500]
 
