@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from models import db
 
@@ -16,10 +17,21 @@ from .extensions import babel, csrf, limiter, login_manager, migrate, select_loc
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in URLs: only values a database id can take (1 .. 2**31-1), so a huge
+    number in a URL is a plain 404 instead of an overflow deep in the database driver."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: Config | dict | None = None) -> Flask:
     """Build the app. ``config`` is a Config instance, or a dict of overrides on top of the
     environment's configuration (tests pass ``{"TESTING": True, ...}``)."""
     app = Flask(__name__, instance_relative_config=False)
+    app.url_map.converters["int"] = DatabaseId
     if isinstance(config, Config):
         cfg = config
     else:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
 
 from models import User, db
 from tests.conftest import csrf_token, make_app
@@ -135,7 +136,7 @@ def _state_changing_routes(app):
             view = app.view_functions[rule.endpoint]
             if getattr(view, "_csrf_exempt", False):
                 continue
-            args = {name: 1 if "int" in type(rule._converters[name]).__name__.lower() else "approve" for name in rule.arguments}
+            args = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "approve" for name in rule.arguments}
             yield rule.endpoint, rule.build(args, append_unknown=False)[1], method
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from models import Role
 from web.access import ACCESS_ATTR
@@ -15,7 +16,7 @@ def _routes(app):
         if rule.endpoint == "static":
             continue
         view = app.view_functions[rule.endpoint]
-        args = {name: 1 if "int" in str(type(rule._converters[name])).lower() else "x" for name in rule.arguments}
+        args = {name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x" for name in rule.arguments}
         url = rule.build(args, append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, url, method, getattr(view, ACCESS_ATTR, None)

@@ -14,6 +14,7 @@ from ..services import experts as expert_service
 from ..services.errors import NotFound, ValidationError
 from ..services.presenters import expert_view, match_view, may_see_expert_contacts, need_view
 from ..services.tokens import issue_token
+from ..services.validation import MAX_ID, parse_id
 from . import bp
 from .openapi import document
 
@@ -171,9 +172,9 @@ def get_expert(expert_id: int):
 
 # -- matches ---------------------------------------------------------------------------------
 def _id_field(data: dict, name: str) -> int:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer", fields={name: "must be a positive integer"})
+    value = parse_id(data.get(name)) if isinstance(data.get(name), int) else None
+    if value is None:
+        raise ValidationError(f"{name} must be an id (a whole number from 1 to {MAX_ID})", fields={name: "must be an id"})
     return value
 
 

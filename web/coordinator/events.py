@@ -13,13 +13,14 @@ from ..forms import ActionForm, industry_choices
 from ..services import events as event_service
 from ..services.errors import DomainError
 from ..services.search import IndexNotReady
+from ..services.validation import parse_id
 from . import bp
 
 STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def _ids(name: str) -> list[int]:
-    return [int(v) for v in request.form.getlist(name) if v.isdigit()]
+    return [i for i in (parse_id(v) for v in request.form.getlist(name)) if i is not None]
 
 
 @bp.route("/events", methods=["GET", "POST"])
@@ -49,7 +50,7 @@ def event_detail(event_id: int):
     industry = request.args.get("industry", "") or (event.industry_codes[0] if event.industry_codes else "")
     region = request.args.get("region", "")
     age = request.args.get("age", "0")
-    choosable = event_service.candidate_needs(industry, region, int(age) if age.isdigit() else 0)
+    choosable = event_service.candidate_needs(industry, region, min(int(age), 3650) if age.isdigit() and len(age) < 6 else 0)
     in_event = {n.need_id for n in event.needs}
     slots_by_need: dict[int, dict[str, list]] = {}
     for slot in event.slots:

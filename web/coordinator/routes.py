@@ -15,6 +15,7 @@ from ..services import matches as match_service
 from ..services import needs as need_service
 from ..services.errors import DomainError
 from ..services.search import IndexNotReady, suggest
+from ..services.validation import parse_id
 from . import bp
 
 STAFF = (Role.COORDINATOR, Role.ADMIN)
@@ -48,7 +49,7 @@ def propose(need_id: int):
     if not ActionForm().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("coordinator.need_detail", need_id=need_id))
-    chosen = [value for value in request.form.getlist("expert_id") if value.isdigit()]
+    chosen = [str(i) for i in (parse_id(v) for v in request.form.getlist("expert_id")) if i is not None]
     if not chosen:
         flash(_("Choose at least one expert."), "error")
         return redirect(url_for("coordinator.need_detail", need_id=need_id))

@@ -160,3 +160,21 @@ class Cleaner:
             more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
             raise ValidationError(f"{record}: {field} {problem}{more}", fields=dict(self.errors))
         return self.clean
+
+
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """A database id from user input (a form field or a JSON value), or None if it cannot be
+    one: bools, non-numbers, zero, negative and out-of-range numbers are all refused."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 10:
+            return None
+        value = int(value)
+    if isinstance(value, int) and 1 <= value <= MAX_ID:
+        return value
+    return None
