@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return json_error(exc.status, exc.code, exc.message, exc.fields)
         if exc.status == 400 and request.method == "POST":
-            flash(exc.message, "error")
+            flash(exc.localized(), "error")
             return redirect(request.full_path.rstrip("?"))
         return _page(exc.status)
 

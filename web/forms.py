@@ -9,7 +9,7 @@ from wtforms import SelectMultipleField, SubmitField, widgets
 from matcher.taxonomy import load_taxonomy
 
 from .labels import COOPERATION_MODE
-from .services.errors import ValidationError
+from .services.errors import FIELD_LABELS, ValidationError, localize
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -38,10 +38,11 @@ def discipline_choices(locale: str) -> list[tuple[str, str]]:
 def apply_errors(form: FlaskForm, error: ValidationError, field_map: dict[str, str] | None = None) -> None:
     """Show a service's field errors next to the form fields they belong to."""
     field_map = field_map or {}
-    for field, problem in error.fields.items():
+    for field, raw_problem in error.fields.items():
+        problem = localize(raw_problem)
         name = field_map.get(field, field)
         target = getattr(form, name, None)
         if target is not None and hasattr(target, "errors"):
             target.errors = list(target.errors) + [problem]
         else:
-            form.form_errors.append(f"{field}: {problem}")
+            form.form_errors.append(f"{localize(FIELD_LABELS.get(field, field))}: {problem}")

@@ -339,12 +339,12 @@ def test_expert_declines_on_the_match_page_only_with_a_reason(app, factory):
     response = submit(exp, page, "#answer", button="decline")  # no reason chosen
     assert response.status_code == 302
     page = exp.get(f"/matches/{match_id}")
-    assert any("reason must be one of" in f for f in flashes(page))
+    assert any("choose a reason for declining" in f for f in flashes(page))
     assert status_of(app, match_id) == "proposed" and len(events(app, match_id)) == 1
 
     response = submit(exp, page, "#answer", {"reason": "other"}, button="decline")  # "other" without a note
     page = exp.get(f"/matches/{match_id}")
-    assert any("note must explain" in f for f in flashes(page))
+    assert any("please explain the reason" in f for f in flashes(page))
     assert status_of(app, match_id) == "proposed"
 
     response = submit(exp, page, "#answer", {"reason": "other", "note": "明年才有空"}, button="decline")
@@ -415,7 +415,7 @@ def test_coordinator_closes_another_match_from_the_page_with_a_reason(app, facto
     submit(coord, page, "#close", {"reason": "", "note": ""})  # no reason: refused
     page = coord.get(f"/matches/{match_id}")
     assert status_of(app, match_id) == "expert_accepted"
-    assert any("reason" in f for f in flashes(page))
+    assert any("choose a reason for closing" in f for f in flashes(page))
 
     response = submit(coord, page, "#close", {"reason": "need_withdrawn", "note": "企业已撤回"})
     assert response.status_code == 302

@@ -34,7 +34,7 @@ def events():
         try:
             event = event_service.create_event(current_user, data)
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.localized(), "error")
         else:
             return redirect(url_for("coordinator.event_detail", event_id=event.id))
     from flask_babel import get_locale
@@ -95,7 +95,7 @@ def event_action(event_id: int, action: str):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(exc.localized(), "error")
     return redirect(url_for("coordinator.event_detail", event_id=event_id))
 
 

@@ -63,7 +63,7 @@ def propose(need_id: int):
         try:
             _match, new = match_service.propose(current_user, need_id, int(expert_id), score=score)
         except DomainError as exc:
-            flash(exc.message, "error")
+            flash(exc.localized(), "error")
             continue
         created += int(new)
     if created:

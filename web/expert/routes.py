@@ -59,7 +59,7 @@ def add_achievement():
         try:
             expert_service.add_achievement(current_user, form.values())
         except ValidationError as exc:
-            flash(exc.message, "error")
+            flash(exc.localized(), "error")
         else:
             flash(_("Achievement added."), "success")
     else:
@@ -84,7 +84,7 @@ def add_achievements_bulk():
         try:
             created = expert_service.add_achievements_bulk(current_user, request.form.get("publications", ""))
         except ValidationError as exc:
-            flash(exc.message, "error")
+            flash(exc.localized(), "error")
         else:
             flash(_("%(count)s achievement(s) added. Add abstracts to the important ones: they improve matching.", count=len(created)), "success")
     return redirect(url_for("expert.profile") + "#achievements")

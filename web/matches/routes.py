@@ -60,7 +60,7 @@ def respond(match_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(exc.localized(), "error")
     else:
         flash(message(match.status.value), "success")
     return redirect(url_for("matches.detail", match_id=match_id))
@@ -78,7 +78,7 @@ def outcome(match_id: int):
     except DomainError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(exc.localized(), "error")
     else:
         flash(message(match.status.value), "success")
     return redirect(url_for("matches.detail", match_id=match_id))

@@ -19,7 +19,7 @@ from models import (
     write_transaction,
 )
 
-from .errors import NotFound, PermissionDenied, ValidationError
+from .errors import N_, NotFound, PermissionDenied, ValidationError
 from .passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
 
 security_log = logging.getLogger("matcher.security")
@@ -30,7 +30,7 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     if not EMAIL_RE.match(email) or len(email) > 254:
-        raise ValidationError("email is not a valid e-mail address", fields={"email": "not a valid e-mail address"})
+        raise ValidationError(N_("email is not a valid e-mail address"), fields={"email": N_("not a valid e-mail address")})
     return email
 
 
@@ -39,7 +39,7 @@ def parse_role(value: str) -> Role:
         return Role(value)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise ValidationError(f"role must be one of {allowed}", fields={"role": f"must be one of {allowed}"}) from None
+        raise ValidationError(N_("role must be one of %(allowed)s", allowed=allowed), fields={"role": N_("must be one of %(allowed)s", allowed=allowed)}) from None
 
 
 def create_user(
@@ -60,13 +60,13 @@ def create_user(
     email = normalise_email(email)
     name = (name or "").strip()
     if not name:
-        raise ValidationError("name must not be empty", fields={"name": "must not be empty"})
+        raise ValidationError(N_("name must not be empty"), fields={"name": N_("must not be empty")})
     if len(name) > 100:
-        raise ValidationError("name is longer than 100 characters", fields={"name": "longer than 100 characters"})
+        raise ValidationError(N_("name is longer than 100 characters"), fields={"name": N_("longer than 100 characters")})
     check_password_policy(password, email=email)
     with write_transaction() as session:
         if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-            raise ValidationError("email is already registered", fields={"email": "already registered"})
+            raise ValidationError(N_("email is already registered"), fields={"email": N_("already registered")})
         if role == Role.ENTERPRISE and organization is None:
             org_name = organization_name or name
             organization = session.scalar(sa.select(Organization).where(Organization.name == org_name))
@@ -76,13 +76,13 @@ def create_user(
                 session.add(organization)
             elif new_organization_only:
                 raise ValidationError(
-                    "organization is already registered; ask its account holder or a coordinator to add you",
-                    fields={"organization": "already registered"},
+                    N_("organization is already registered; ask its account holder or a coordinator to add you"),
+                    fields={"organization": N_("already registered")},
                 )
             elif organization.kind != OrganizationKind.ENTERPRISE:
                 raise ValidationError(
-                    "name belongs to an organisation that is not an enterprise",
-                    fields={"name": "belongs to an organisation that is not an enterprise"},
+                    N_("name belongs to an organisation that is not an enterprise"),
+                    fields={"name": N_("belongs to an organisation that is not an enterprise")},
                 )
         user = User(
             email=email,
@@ -128,7 +128,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not verify_password(user.password_hash, current_password or ""):
-        raise ValidationError("current password is wrong", fields={"current_password": "wrong password"})
+        raise ValidationError(N_("current password is wrong"), fields={"current_password": N_("wrong password")})
     check_password_policy(new_password, email=user.email, field="new_password")
     with write_transaction():
         user.password_hash = hash_password(new_password)
@@ -181,8 +181,8 @@ def sign_up(*, role: Role, email: str, password: str, name: str, organization_na
     if role == Role.ENTERPRISE:
         organization_name = (organization_name or "").strip()
         if not organization_name:
-            raise ValidationError("organization must not be empty", fields={"organization": "must not be empty"})
+            raise ValidationError(N_("organization must not be empty"), fields={"organization": N_("must not be empty")})
         if len(organization_name) > 200:
-            raise ValidationError("organization is longer than 200 characters", fields={"organization": "too long"})
+            raise ValidationError(N_("organization is longer than 200 characters"), fields={"organization": N_("too long")})
     return create_user(role=role, email=email, password=password, name=name, status=AccountStatus.PENDING,
                        organization_name=organization_name or None, contact_phone=phone, new_organization_only=True)

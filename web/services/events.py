@@ -24,7 +24,7 @@ from models import (
 )
 
 from . import matches as match_service
-from .errors import IllegalTransition, NotFound, PermissionDenied, ValidationError
+from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .records import attributes_for, need_record
 from .validation import Cleaner
 
@@ -57,9 +57,9 @@ def create_event(actor: User, data: dict[str, Any]) -> MatchmakingEvent:
         try:
             starts = datetime.fromisoformat(starts.strip())
         except ValueError:
-            cleaner.fail("starts_at", "must be a date and time as YYYY-MM-DD HH:MM")
+            cleaner.fail("starts_at", N_("must be a date and time as YYYY-MM-DD HH:MM"))
     if not isinstance(starts, datetime):
-        cleaner.fail("starts_at", "must be a date and time as YYYY-MM-DD HH:MM")
+        cleaner.fail("starts_at", N_("must be a date and time as YYYY-MM-DD HH:MM"))
     fields = cleaner.finish("event")
     if starts.tzinfo is None:
         starts = starts.replace(tzinfo=timezone(timedelta(hours=8)))  # entered in China time
@@ -80,7 +80,7 @@ def candidate_needs(industry: str = "", region: str = "", min_age_days: int = 0)
 def add_needs(actor: User, event_id: int, need_ids: list[int], demand: int = 2) -> int:
     event = event_for(actor, event_id)
     if not 1 <= demand <= 20:
-        raise ValidationError("demand must be between 1 and 20", fields={"demand": "between 1 and 20"})
+        raise ValidationError(N_("experts wanted per need must be between 1 and 20"), fields={"demand": N_("must be between %(min)s and %(max)s", min=1, max=20)})
     existing = {n.need_id for n in event.needs}
     added = 0
     with write_transaction() as session:
@@ -126,11 +126,11 @@ def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
 
     event = event_for(actor, event_id)
     if event.status == "published":
-        raise IllegalTransition("the event is published; its plan can no longer change")
+        raise IllegalTransition(N_("the event is published; its plan can no longer change"))
     engine = reader().engine()
     invited = {str(e.expert_id) for e in event.experts}
     if not event.needs or not invited:
-        raise ValidationError("add needs and invite experts before planning", fields={"event": "needs and experts required"})
+        raise ValidationError(N_("add needs and invite experts before planning"), fields={"event": N_("needs and experts required")})
     attrs = attributes_for(sorted(invited))
     affinity: dict[tuple[str, str], float] = {}
     conflicts: set[tuple[str, str]] = set()
@@ -187,9 +187,9 @@ def set_pin(actor: User, event_id: int, need_id: int, expert_id: int, pinned: bo
     """Pin a pair (kept by every re-plan) or unpin it; unpinning removes it from the plan."""
     event = event_for(actor, event_id)
     if event.status == "published":
-        raise IllegalTransition("the event is published; its plan can no longer change")
+        raise IllegalTransition(N_("the event is published; its plan can no longer change"))
     if need_id not in {n.need_id for n in event.needs}:
-        raise ValidationError("that need is not part of the event", fields={"need_id": "not in the event"})
+        raise ValidationError(N_("that need is not part of the event"), fields={"need_id": N_("not in the event")})
     with write_transaction() as session:
         slot = session.scalar(sa.select(EventSlot).where(EventSlot.event_id == event_id, EventSlot.need_id == need_id,
                                                         EventSlot.expert_id == expert_id))
@@ -209,7 +209,7 @@ def publish(actor: User, event_id: int) -> int:
     event = event_for(actor, event_id)
     assigned = [s for s in event.slots if s.kind == "assigned"]
     if not assigned:
-        raise ValidationError("the plan is empty; plan the event first", fields={"event": "no assigned pairs"})
+        raise ValidationError(N_("the plan is empty; plan the event first"), fields={"event": N_("no assigned pairs")})
     created = 0
     for slot in assigned:
         if slot.match_id is not None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from models import Achievement, AchievementKind, ExpertProfile, Role, User, db, write_transaction
 
-from .errors import NotFound, PermissionDenied, ValidationError
+from .errors import N_, NotFound, PermissionDenied, ValidationError
 from .validation import Cleaner
 
 PROFILE_FIELDS = (
@@ -56,7 +56,7 @@ def clean_achievement(data: dict[str, Any], *, partial: bool = False) -> dict[st
         kind = data.get("kind")
         allowed = [k.value for k in AchievementKind]
         if kind not in allowed:
-            cleaner.fail("kind", f"must be one of {', '.join(allowed)}")
+            cleaner.fail("kind", N_("must be one of %(allowed)s", allowed=", ".join(allowed)))
         else:
             cleaner.clean["kind"] = AchievementKind(kind)
     if not partial or cleaner.present("title"):
@@ -87,7 +87,7 @@ def add_achievement(actor: User, data: dict[str, Any]) -> Achievement:
     profile = own_profile(actor)
     fields = clean_achievement(data)
     if len(profile.achievements) >= 500:
-        raise ValidationError("a profile holds at most 500 achievements", fields={"achievements": "at most 500"})
+        raise ValidationError(N_("a profile holds at most 500 achievements"), fields={"achievements": N_("at most 500")})
     with write_transaction() as session:
         achievement = Achievement(expert_id=profile.id, **fields)
         session.add(achievement)
@@ -169,17 +169,18 @@ def add_achievements_bulk(actor: User, text: str) -> list[Achievement]:
     profile = own_profile(actor)
     parsed = parse_publication_list(text)
     if not parsed:
-        raise ValidationError("paste at least one line", fields={"publications": "empty"})
+        raise ValidationError(N_("paste at least one line"), fields={"publications": N_("empty")})
     if len(parsed) > 200:
-        raise ValidationError("at most 200 lines at once", fields={"publications": f"{len(parsed)} lines"})
+        raise ValidationError(N_("at most 200 lines at once (got %(got)s)", got=len(parsed)), fields={"publications": N_("too many lines")})
     if len(profile.achievements) + len(parsed) > 500:
-        raise ValidationError("a profile holds at most 500 achievements", fields={"publications": "too many"})
+        raise ValidationError(N_("a profile holds at most 500 achievements"), fields={"publications": N_("too many lines")})
     cleaned = []
     for number, item in enumerate(parsed, start=1):
         try:
             cleaned.append(clean_achievement(item))
         except ValidationError as exc:
-            raise ValidationError(f"line {number}: {exc.message}", fields={"publications": f"line {number}"}) from None
+            raise ValidationError(N_("line %(line)s: %(problem)s", line=number, problem=exc.message),
+                                  fields={"publications": N_("line %(line)s", line=number)}) from None
     with write_transaction() as session:
         created = [Achievement(expert_id=profile.id, **fields) for fields in cleaned]
         session.add_all(created)

@@ -35,7 +35,7 @@ from models import (
     write_transaction,
 )
 
-from .errors import ValidationError
+from .errors import ValidationError, localize
 from .experts import clean_achievement, clean_profile
 from .needs import clean_need
 from .spreadsheets import Table, read_table, unescape_formula
@@ -174,7 +174,7 @@ def _collect(problems: list[tuple[str, str]], check) -> dict[str, Any]:
     try:
         return check()
     except ValidationError as exc:
-        problems.extend(exc.fields.items())
+        problems.extend((name, localize(problem)) for name, problem in exc.fields.items())
         return {}
 
 
@@ -251,7 +251,7 @@ def _achievements(text: str, problems: list[tuple[str, str]]) -> list[dict[str, 
         try:
             achievements.append(clean_achievement(data))
         except ValidationError as exc:
-            problems.extend(("achievements", _("line %(line)s: %(field)s %(problem)s", line=number, field=name, problem=problem))
+            problems.extend(("achievements", _("line %(line)s: %(field)s %(problem)s", line=number, field=name, problem=localize(problem)))
                             for name, problem in exc.fields.items())
     return achievements
 

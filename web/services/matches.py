@@ -41,7 +41,7 @@ from models import (
     write_transaction,
 )
 
-from .errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from .errors import N_, Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .notify import notify_match
 
 log = logging.getLogger("matcher.matches")
@@ -130,10 +130,10 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
         if existing is not None:
             return existing, False
         if need.status == NeedStatus.CLOSED:
-            raise IllegalTransition(f"need {need_id} is closed")
+            raise IllegalTransition(N_("need %(need)s is closed", need=need_id))
         conflict = _conflict_reason(session, need, expert)
         if conflict:
-            raise Conflict(f"expert {expert_id} cannot be proposed for need {need_id}: {conflict}")
+            raise Conflict(N_("expert %(expert)s cannot be proposed for need %(need)s: %(why)s", expert=expert_id, need=need_id, why=conflict))
         match = Match(need=need, expert=expert, status=MatchStatus.PROPOSED, proposed_by_id=actor.id, score=score)
         session.add(match)
         session.flush()
@@ -143,9 +143,9 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
 
 def _conflict_reason(session: Session, need: Need, expert: ExpertProfile) -> str | None:
     if expert.organization_id is not None and expert.organization_id == need.organization_id:
-        return "the expert works for the enterprise that posted the need"
+        return N_("the expert works for the enterprise that posted the need")
     if any(c.organization_id == need.organization_id for c in expert.conflicts):
-        return "the expert declared a conflict of interest with this enterprise"
+        return N_("the expert declared a conflict of interest with this enterprise")
     return None
 
 
@@ -158,9 +158,9 @@ def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note:
     if not accept:
         reason = (reason or "").strip()
         if reason not in DECLINE_REASONS:
-            raise ValidationError(f"reason must be one of {', '.join(DECLINE_REASONS)}", fields={"reason": "required when declining"})
+            raise ValidationError(N_("choose a reason for declining"), fields={"reason": N_("required when declining")})
         if reason == "other" and not (note or "").strip():
-            raise ValidationError("note must explain the reason 'other'", fields={"note": "required when the reason is 'other'"})
+            raise ValidationError(N_("please explain the reason 'other' in the note"), fields={"note": N_("required when the reason is 'other'")})
     with write_transaction() as session:
         match = _locked(session, match_id)
         side_accepted = match.expert_accepted_at if p.expert else match.enterprise_accepted_at
@@ -170,10 +170,10 @@ def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note:
         if not accept and match.status == declined:
             return match
         if match.status not in AWAITING_ANSWER:
-            raise IllegalTransition(f"match {match_id} is {match.status.value}; it no longer takes answers")
+            raise IllegalTransition(N_("match %(match)s is %(status)s; it no longer takes answers", match=match_id, status=match.status.value))
         if not accept and side_accepted is not None:
-            raise IllegalTransition(f"match {match_id} is {match.status.value}: this side already accepted; "
-                                    "ask the coordinator to close the match")
+            raise IllegalTransition(N_("match %(match)s is %(status)s: this side already accepted; ask the coordinator to close the match",
+                                       match=match_id, status=match.status.value))
         if not accept:
             _record(session, match, actor, declined, reason, (note or "")[:2000])
             return match
@@ -199,19 +199,19 @@ def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", r
     try:
         target = MatchStatus(status)
     except ValueError:
-        raise ValidationError("status must be one of intent, contract, completed, closed",
-                              fields={"status": "must be intent, contract, completed or closed"}) from None
+        raise ValidationError(N_("status must be one of intent, contract, completed, closed"),
+                              fields={"status": N_("must be intent, contract, completed or closed")}) from None
     if target not in (*OUTCOMES, MatchStatus.CLOSED):
-        raise ValidationError("status must be one of intent, contract, completed, closed",
-                              fields={"status": "must be intent, contract, completed or closed"})
+        raise ValidationError(N_("status must be one of intent, contract, completed, closed"),
+                              fields={"status": N_("must be intent, contract, completed or closed")})
     match = match_for(actor, match_id)
     p = party(actor, match)
     if target == MatchStatus.CLOSED:
         reason = (reason or "").strip() or ("other" if note.strip() else "")
         if reason not in CLOSE_REASONS:
-            raise ValidationError(f"reason must be one of {', '.join(CLOSE_REASONS)}", fields={"reason": "required when closing"})
+            raise ValidationError(N_("choose a reason for closing"), fields={"reason": N_("required when closing")})
         if reason == "other" and not note.strip():
-            raise ValidationError("note must explain the reason 'other'", fields={"note": "required when the reason is 'other'"})
+            raise ValidationError(N_("please explain the reason 'other' in the note"), fields={"note": N_("required when the reason is 'other'")})
         if not p.coordinator:
             raise PermissionDenied("only coordinators close matches")
     with write_transaction() as session:
@@ -220,12 +220,12 @@ def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", r
             return match  # idempotent
         if target == MatchStatus.CLOSED:
             if match.status in FINAL:
-                raise IllegalTransition(f"match {match_id} is already {match.status.value}")
+                raise IllegalTransition(N_("match %(match)s is already %(status)s", match=match_id, status=match.status.value))
             match.closed_reason = f"{reason}: {note}".strip(": ")[:500]
             _record(session, match, actor, MatchStatus.CLOSED, reason, note[:2000])
             return match
         if NEXT_OUTCOME.get(match.status) != target:
-            raise IllegalTransition(f"match {match_id} is {match.status.value}; {target.value} cannot follow it")
+            raise IllegalTransition(N_("match %(match)s is %(status)s; %(target)s cannot follow it", match=match_id, status=match.status.value, target=target.value))
         _record(session, match, actor, target, note=note[:2000])
     return match
 

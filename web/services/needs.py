@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from models import Need, NeedStatus, Role, User, db, write_transaction
 
-from .errors import NotFound, PermissionDenied, ValidationError
+from .errors import N_, NotFound, PermissionDenied, ValidationError
 from .validation import Cleaner
 
 EDITABLE_FIELDS = (
@@ -44,7 +44,7 @@ def clean_need(data: dict[str, Any], *, partial: bool = False, today: date | Non
             check()
     low, high = cleaner.clean.get("budget_min"), cleaner.clean.get("budget_max")
     if low is not None and high is not None and low > high:
-        cleaner.fail("budget_max", "must not be less than budget_min")
+        cleaner.fail("budget_max", N_("must not be less than budget_min"))
     return cleaner.finish("need")
 
 
@@ -92,12 +92,12 @@ def update_need(actor: User, need_id: int, data: dict[str, Any]) -> Need:
     if actor.role != Role.ENTERPRISE:
         raise PermissionDenied("only the enterprise that posted a need edits it")
     if need.status == NeedStatus.CLOSED:
-        raise ValidationError("need is closed and can no longer be edited", fields={"status": "closed"})
+        raise ValidationError(N_("need is closed and can no longer be edited"), fields={"status": N_("closed")})
     fields = clean_need({k: v for k, v in data.items() if k in EDITABLE_FIELDS}, partial=True)
     merged_low = fields.get("budget_min", need.budget_min)
     merged_high = fields.get("budget_max", need.budget_max)
     if merged_low is not None and merged_high is not None and merged_low > merged_high:
-        raise ValidationError("need: budget_max must not be less than budget_min", fields={"budget_max": "less than budget_min"})
+        raise ValidationError(N_("budget up to must not be less than budget from"), fields={"budget_max": N_("must not be less than budget_min")})
     with write_transaction():
         for key, value in fields.items():
             setattr(need, key, value)

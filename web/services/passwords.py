@@ -8,7 +8,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import ValidationError
+from .errors import N_, ValidationError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -31,15 +31,15 @@ def _common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, *, email: str = "", field: str = "password") -> None:
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"must be at least {MIN_LENGTH} characters")
+        problems.append(N_("must be at least %(min)s characters", min=MIN_LENGTH))
     elif len(password) > MAX_LENGTH:
-        problems.append(f"must be at most {MAX_LENGTH} characters")
+        problems.append(N_("must be at most %(max)s characters", max=MAX_LENGTH))
     elif password.lower() in _common_passwords():
-        problems.append("is too common; choose a less guessable password")
+        problems.append(N_("is too common; choose a less guessable password"))
     elif email and password.lower() == email.lower():
-        problems.append("must not be the e-mail address")
+        problems.append(N_("must not be the e-mail address"))
     if problems:
-        raise ValidationError(f"{field} {problems[0]}", fields={field: problems[0]})
+        raise ValidationError(N_("%(field)s %(problem)s", field=field, problem=problems[0]), fields={field: problems[0]})
 
 
 def hash_password(password: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from matcher.taxonomy import load_taxonomy
 from models import CooperationMode
 
-from .errors import ValidationError
+from .errors import N_, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COOPERATION_MODES = [mode.value for mode in CooperationMode]
@@ -37,15 +37,15 @@ class Cleaner:
         if value is None:
             value = ""
         if not isinstance(value, str):
-            self.fail(field, "must be text")
+            self.fail(field, N_("must be text"))
             return
         value = _CONTROL.sub("", value).strip()
         if not multiline:
             value = " ".join(value.split())
         if required and not value:
-            self.fail(field, "must not be empty")
+            self.fail(field, N_("must not be empty"))
         elif len(value) > max_len:
-            self.fail(field, f"must be at most {max_len} characters (got {len(value)})")
+            self.fail(field, N_("must be at most %(max)s characters (got %(got)s)", max=max_len, got=len(value)))
         else:
             self.clean[field] = value
 
@@ -54,7 +54,7 @@ class Cleaner:
         if isinstance(value, str):
             value = [part for part in re.split(r"[,，;；、\n]+", value)]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(field, "must be a list of text items")
+            self.fail(field, N_("must be a list of text items"))
             return
         items: list[str] = []
         for item in value:
@@ -62,9 +62,9 @@ class Cleaner:
             if item and item not in items:
                 items.append(item)
         if len(items) > max_items:
-            self.fail(field, f"must have at most {max_items} items (got {len(items)})")
+            self.fail(field, N_("must have at most %(max)s items (got %(got)s)", max=max_items, got=len(items)))
         elif any(len(item) > max_len for item in items):
-            self.fail(field, f"each item must be at most {max_len} characters")
+            self.fail(field, N_("each item must be at most %(max)s characters", max=max_len))
         else:
             self.clean[field] = items
 
@@ -73,15 +73,17 @@ class Cleaner:
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(field, "must be a list of codes")
+            self.fail(field, N_("must be a list of codes"))
             return
         taxonomy = load_taxonomy()
         known = taxonomy.industries if kind == "industry" else taxonomy.disciplines
         unknown = [code for code in value if code not in known]
         if unknown:
-            self.fail(field, f"unknown {kind} code(s): {', '.join(unknown[:5])}")
+            codes = ", ".join(unknown[:5])
+            self.fail(field, N_("unknown industry code(s): %(codes)s", codes=codes) if kind == "industry"
+                      else N_("unknown discipline code(s): %(codes)s", codes=codes))
         elif len(value) > max_items:
-            self.fail(field, f"must have at most {max_items} codes")
+            self.fail(field, N_("must have at most %(max)s codes", max=max_items))
         else:
             self.clean[field] = list(dict.fromkeys(value))
 
@@ -90,11 +92,12 @@ class Cleaner:
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(field, "must be a list of cooperation modes")
+            self.fail(field, N_("must be a list of cooperation modes"))
             return
         unknown = [mode for mode in value if mode not in COOPERATION_MODES]
         if unknown:
-            self.fail(field, f"unknown cooperation mode(s) {', '.join(unknown[:5])}; allowed: {', '.join(COOPERATION_MODES)}")
+            self.fail(field, N_("unknown cooperation mode(s) %(modes)s; allowed: %(allowed)s",
+                                modes=", ".join(unknown[:5]), allowed=", ".join(COOPERATION_MODES)))
         else:
             self.clean[field] = [mode for mode in COOPERATION_MODES if mode in value]
 
@@ -102,25 +105,25 @@ class Cleaner:
         value = self.data.get(field)
         if value is None or value == "":
             if required:
-                self.fail(field, "must not be empty")
+                self.fail(field, N_("must not be empty"))
             else:
                 self.clean[field] = None
             return
         if isinstance(value, bool):
-            self.fail(field, "must be a whole number")
+            self.fail(field, N_("must be a whole number"))
             return
         if isinstance(value, str):
             value = value.strip()
             if not re.fullmatch(r"-?\d{1,12}", value):
-                self.fail(field, "must be a whole number")
+                self.fail(field, N_("must be a whole number"))
                 return
             value = int(value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int):
-            self.fail(field, "must be a whole number")
+            self.fail(field, N_("must be a whole number"))
         elif not minimum <= value <= maximum:
-            self.fail(field, f"must be between {minimum} and {maximum}")
+            self.fail(field, N_("must be between %(min)s and %(max)s", min=minimum, max=maximum))
         else:
             self.clean[field] = value
 
@@ -135,13 +138,13 @@ class Cleaner:
             try:
                 parsed = date.fromisoformat(value.strip())
             except ValueError:
-                self.fail(field, "must be a date as YYYY-MM-DD")
+                self.fail(field, N_("must be a date as YYYY-MM-DD"))
                 return
         else:
-            self.fail(field, "must be a date as YYYY-MM-DD")
+            self.fail(field, N_("must be a date as YYYY-MM-DD"))
             return
         if not_before and parsed < not_before:
-            self.fail(field, f"must not be before {not_before.isoformat()}")
+            self.fail(field, N_("must not be before %(date)s", date=not_before.isoformat()))
         else:
             self.clean[field] = parsed
 
@@ -152,13 +155,16 @@ class Cleaner:
         elif isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "y", "0", "false", "no", "off", "n", ""}:
             self.clean[field] = value.lower() in {"1", "true", "yes", "on", "y"}
         else:
-            self.fail(field, "must be true or false")
+            self.fail(field, N_("must be true or false"))
 
     def finish(self, record: str = "input") -> dict[str, Any]:
         if self.errors:
             field, problem = next(iter(self.errors.items()))
-            more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-            raise ValidationError(f"{record}: {field} {problem}{more}", fields=dict(self.errors))
+            if len(self.errors) > 1:
+                message = N_("%(field)s %(problem)s (and %(more)s more)", field=field, problem=problem, more=len(self.errors) - 1)
+            else:
+                message = N_("%(field)s %(problem)s", field=field, problem=problem)
+            raise ValidationError(message, fields=dict(self.errors))
         return self.clean
 
 

@@ -53,7 +53,7 @@ def upload():
     try:
         plan = plan_import(form.kind.data, read_import(form.kind.data, upload_file.filename, data))
     except FileRejected as exc:
-        form.file.errors = [exc.message]
+        form.file.errors = [exc.localized()]
         return _index(form, 400)
     if not plan.ok:
         return _preview(plan, upload_file.filename or "")
@@ -75,7 +75,7 @@ def preview(token: str):
         plan = plan_import(stored.kind, read_import(stored.kind, stored.filename, stored.data))
     except FileRejected as exc:
         uploads.discard(token)
-        flash(exc.message, "error")
+        flash(exc.localized(), "error")
         return redirect(url_for("transfer.index"))
     return _preview(plan, stored.filename, token)
 
@@ -100,7 +100,7 @@ def confirm():
         return _preview(exc.plan, stored.filename)
     except FileRejected as exc:
         uploads.discard(stored.token)
-        flash(exc.message, "error")
+        flash(exc.localized(), "error")
         return redirect(url_for("transfer.index"))
     except BaseException:
         uploads.release(stored)
