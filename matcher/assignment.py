@@ -157,7 +157,7 @@ def greedy(problem: AssignmentProblem) -> AssignmentResult:
             assigned[need].append(expert)
             demand[need] -= 1
             capacity[expert] -= 1
-    for (need, expert), _score in sorted(problem.affinity.items(), key=lambda kv: (-kv[1], kv[0])):
+    for (need, expert), _affinity in sorted(problem.affinity.items(), key=lambda kv: (-kv[1], kv[0])):
         if (need, expert) in problem.conflicts or expert in assigned.get(need, ()):
             continue
         if demand.get(need, 0) > 0 and capacity.get(expert, 0) > 0:
