@@ -17,6 +17,16 @@ class InputError(Exception):
     """Bad input; the message names the file, the line and what is wrong."""
 
 
+def _has_surrogates(value) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogates(v) for v in value)
+    return False
+
+
 def _lines(path: Path) -> Iterator[tuple[int, dict]]:
     try:
         handle = open(path, encoding="utf-8")
@@ -35,6 +45,12 @@ def _lines(path: Path) -> Iterator[tuple[int, dict]]:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}: line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+                except RecursionError:
+                    raise InputError(f"{path}: line {number}: JSON nested too deeply") from None
+                except ValueError as exc:  # e.g. an integer with thousands of digits
+                    raise InputError(f"{path}: line {number}: unreadable value ({exc})") from None
+                if _has_surrogates(record):
+                    raise InputError(f"{path}: line {number}: text contains lone surrogates (\\ud800-\\udfff), which are not text")
                 if not isinstance(record, dict):
                     raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
                 yield number, record

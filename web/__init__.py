@@ -19,7 +19,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 class DatabaseId(IntegerConverter):
     """``<int:...>`` in URLs: only values a database id can take (1 .. 2**31-1), so a huge
-    number in a URL is a plain 404 instead of an overflow deep in the database driver."""
+    number in a URL is a plain 404 instead of an overflow deep in the database driver. The
+    regex, not just ``max``, refuses them: a URL that fails the regex matches no rule at all,
+    where one that fails ``max`` would look like a wrong method (405)."""
+
+    regex = r"[1-9][0-9]{0,8}"
 
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
         kwargs.setdefault("min", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import jsonify, request
 from flask_login import current_user
 
@@ -14,7 +16,7 @@ from ..services import experts as expert_service
 from ..services.errors import NotFound, ValidationError
 from ..services.presenters import expert_view, match_view, may_see_expert_contacts, need_view
 from ..services.tokens import issue_token
-from ..services.validation import MAX_ID, parse_id
+from ..services.validation import MAX_ID, has_invalid_text, parse_id
 from . import bp
 from .openapi import document
 
@@ -22,9 +24,21 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # absurdly deep nesting
+        data = None
     if not isinstance(data, dict):
         raise ValidationError("request body must be a JSON object", fields={"body": "must be a JSON object"})
+    problem = "contains lone surrogates (\\ud800-\\udfff), which are not text"
+    bad = {}
+    for key, value in data.items():
+        if has_invalid_text(key):
+            bad["body"] = problem
+        elif has_invalid_text(value):
+            bad[key] = problem
+    if bad:
+        raise ValidationError(f"invalid text in {', '.join(sorted(bad))}", fields=bad)
     return data
 
 
@@ -32,7 +46,7 @@ def int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not minimum <= int(raw) <= maximum:
         raise ValidationError(f"{name} must be a whole number between {minimum} and {maximum}",
                               fields={name: f"must be between {minimum} and {maximum}"})
     return int(raw)

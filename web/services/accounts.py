@@ -101,6 +101,11 @@ def create_user(
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None. Logs the attempt (never the password)."""
+    from .validation import has_invalid_text
+
+    if has_invalid_text(email) or has_invalid_text(password):
+        security_log.warning("login_failed reason=invalid_text")
+        return None
     try:
         email = normalise_email(email)
     except ValidationError:

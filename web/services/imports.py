@@ -102,6 +102,11 @@ class ImportRejected(ValidationError):
         self.plan = plan
 
 
+def _letter(position: int) -> str:
+    """Excel's name of a 0-based column; beyond Excel's last column (XFD) its number."""
+    return get_column_letter(position + 1) if position < 18278 else f"#{position + 1}"
+
+
 def _header_key(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "")
     text = re.sub(r"[(\[【].*?[)\]】]", "", text)
@@ -126,7 +131,7 @@ class _Sheet:
                 plan.ignored_columns.append(header)
             elif column.field in self.index:
                 plan.problems.append(RowProblem(1, header, _("the same column appears twice (also column %(letter)s)",
-                                                             letter=get_column_letter(self.index[column.field] + 1))))
+                                                             letter=_letter(self.index[column.field]))))
             else:
                 self.index[column.field] = position
                 self.names[column.field] = header
@@ -137,7 +142,7 @@ class _Sheet:
     def cells(self, number: int, row: list[str], plan: ImportPlan) -> dict[str, str]:
         for position, value in enumerate(row):
             if value.strip() and (position >= self.width or position in self.unnamed):
-                plan.problems.append(RowProblem(number, _("column %(letter)s", letter=get_column_letter(position + 1)),
+                plan.problems.append(RowProblem(number, _("column %(letter)s", letter=_letter(position)),
                                                 _("has a value but the column has no name in row 1")))
         return {name: unescape_formula(row[pos]) if pos < len(row) else "" for name, pos in self.index.items()}
 

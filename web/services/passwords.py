@@ -29,8 +29,12 @@ def _common_passwords() -> frozenset[str]:
 
 
 def check_password_policy(password: str, *, email: str = "", field: str = "password") -> None:
+    from .validation import has_invalid_text
+
     problems = []
-    if len(password) < MIN_LENGTH:
+    if has_invalid_text(password):
+        problems.append(N_("contains characters that are not valid text"))
+    elif len(password) < MIN_LENGTH:
         problems.append(N_("must be at least %(min)s characters", min=MIN_LENGTH))
     elif len(password) > MAX_LENGTH:
         problems.append(N_("must be at most %(max)s characters", max=MAX_LENGTH))

@@ -17,6 +17,24 @@ from models import CooperationMode
 from .errors import N_, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_invalid_text(value) -> bool:
+    """Lone UTF-16 surrogates (JSON's "\ud800") are not text: no database or file can store them."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_invalid_text(k) or has_invalid_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_invalid_text(v) for v in value)
+    return False
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == []
+
+
 COOPERATION_MODES = [mode.value for mode in CooperationMode]
 
 
@@ -39,6 +57,9 @@ class Cleaner:
         if not isinstance(value, str):
             self.fail(field, N_("must be text"))
             return
+        if has_invalid_text(value):
+            self.fail(field, N_("contains characters that are not valid text"))
+            return
         value = _CONTROL.sub("", value).strip()
         if not multiline:
             value = " ".join(value.split())
@@ -50,7 +71,11 @@ class Cleaner:
             self.clean[field] = value
 
     def string_list(self, field: str, *, max_items: int, max_len: int) -> None:
-        value = self.data.get(field) or []
+        value = self.data.get(field)
+        value = [] if _empty(value) else value
+        if has_invalid_text(value):
+            self.fail(field, N_("contains characters that are not valid text"))
+            return
         if isinstance(value, str):
             value = [part for part in re.split(r"[,，;；、\n]+", value)]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -69,7 +94,8 @@ class Cleaner:
             self.clean[field] = items
 
     def codes(self, field: str, *, kind: str, max_items: int = 5) -> None:
-        value = self.data.get(field) or []
+        value = self.data.get(field)
+        value = [] if _empty(value) else value
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -88,7 +114,8 @@ class Cleaner:
             self.clean[field] = list(dict.fromkeys(value))
 
     def modes(self, field: str) -> None:
-        value = self.data.get(field) or []
+        value = self.data.get(field)
+        value = [] if _empty(value) else value
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
