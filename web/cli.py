@@ -21,7 +21,8 @@ matcher_cli = AppGroup("matcher", help="The matching index.")
 @users_cli.command("create")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--email", required=True)
-@click.option("--password", required=True, help="at least 8 characters, not a common password")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="at least 8 characters, not a common password (asked for when not given)")
 @click.option("--name", required=True, help="person's name; for an enterprise also its organisation's name")
 def create_user_command(role: str, email: str, password: str, name: str) -> None:
     """Create an active account."""

@@ -41,3 +41,19 @@ def test_unknown_role_is_refused(ctx, runner):
     result = runner.invoke(args=["users", "create", "--role", "root", "--email", "r@x.example.cn",
                                  "--password", "lychee-harvest-31", "--name", "R"])
     assert result.exit_code != 0 and "root" in result.output
+
+
+def test_password_is_asked_for_hidden_and_twice_when_not_given(ctx, runner):
+    result = runner.invoke(args=["users", "create", "--role", "coordinator", "--email", "k@kx.example.cn", "--name", "K"],
+                           input="olive-grove-2026\nolive-grove-2026\n")
+    assert result.exit_code == 0, result.output
+    assert "olive-grove-2026" not in result.output  # hidden input is not echoed
+    user = db.session.scalar(sa.select(User).where(User.email == "k@kx.example.cn"))
+    assert user is not None and user.role == Role.COORDINATOR
+
+
+def test_mistyped_confirmation_creates_nothing(ctx, runner):
+    result = runner.invoke(args=["users", "create", "--role", "coordinator", "--email", "k@kx.example.cn", "--name", "K"],
+                           input="olive-grove-2026\nolive-grove-2027\n")
+    assert result.exit_code != 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
