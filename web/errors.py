@@ -7,7 +7,7 @@ import logging
 from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .access import wants_json
 from .services.errors import DomainError
@@ -45,7 +45,10 @@ def init_app(app: Flask) -> None:
             logging.getLogger("matcher.security").warning("rate_limited path=%s endpoint=%s", request.path, request.endpoint)
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
-            return json_error(exc.code or 500, code, exc.description or exc.name)
+            response, status = json_error(exc.code or 500, code, exc.description or exc.name)
+            if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response, status
         return _page(exc.code or 500)
 
     @app.errorhandler(Exception)

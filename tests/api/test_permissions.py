@@ -329,3 +329,17 @@ def test_anonymous_callers_get_a_json_401_everywhere(app, client, factory):
         assert response.status_code == 401 and response.is_json, name
         assert set(response.get_json()) == {"error"} and set(response.get_json()["error"]) == {"code", "message"}
     assert snapshot(app) == before
+
+
+def test_a_method_the_path_does_not_take_is_405_with_allow_and_an_unknown_path_is_404(app, client, factory):
+    w = build_world(app, factory)
+    before = snapshot(app)
+    response = client.delete("/api/v1/needs", headers=w.headers["coordinator"])
+    assert response.status_code == 405 and response.is_json
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    response = client.put(f"/api/v1/matches/{w.match_a}", headers=w.headers["coordinator"], json={})
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    response = client.get("/api/v1/no-such-thing", headers=w.headers["coordinator"])
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    assert snapshot(app) == before

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from models import Role
 
@@ -250,4 +251,16 @@ def stats():
 @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @public
 def not_found(unknown: str):
+    """No endpoint here: 405 with ``Allow`` when the path exists for other methods, else 404."""
+    adapter = current_app.url_map.bind("localhost")
+    allowed = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _args = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.add(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed))
     raise NotFound(f"no API endpoint /api/v1/{unknown}")
