@@ -33,12 +33,29 @@ class AssignmentResult:
     objective: float
     unfilled: dict[str, int]  # need -> empty slots
     reasons: dict[str, str]  # need -> why slots stayed empty
-    summary: list[str]  # plain-language findings, most important first
+    summary: list[str]  # plain-language findings (English), most important first
     pin_problems: list[str]
+    # The same findings as data, for a UI to word in its own language: {"kind": "pin", "problem":
+    # "missing"|"conflict"|"over_capacity", "need", "expert"} and {"kind": "unfilled", "group",
+    # "reason", "slots", "needs"}.
+    findings: list[dict] = field(default_factory=list)
 
     @property
     def unfilled_slots(self) -> int:
         return sum(self.unfilled.values())
+
+
+REASON_TEXT = {
+    "no_candidates": "too few experts for this industry",
+    "capacity_exhausted": "every suitable expert is at capacity",
+    "conflicts": "the only suitable experts have conflicts of interest",
+    "too_few_candidates": "fewer suitable experts than requested",
+}
+PIN_TEXT = {
+    "missing": "pinned pair {need}–{expert} refers to a need or expert not in the event",
+    "conflict": "pinned pair {need}–{expert} is a conflict of interest and was not kept",
+    "over_capacity": "pinned pair {need}–{expert} exceeds the expert's capacity; kept because it is pinned",
+}
 
 
 def _score(problem: AssignmentProblem, need: str, expert: str) -> float:
@@ -51,19 +68,20 @@ def solve(problem: AssignmentProblem, alternates_per_need: int = 2) -> Assignmen
     demand = dict(problem.demand)
     capacity = dict(problem.capacity)
     assigned: dict[str, list[str]] = defaultdict(list)
-    pin_problems: list[str] = []
+    pin_findings: list[dict] = []
     for need, expert in sorted(problem.pins):
         if need not in demand or expert not in capacity:
-            pin_problems.append(f"pinned pair {need}–{expert} refers to a need or expert not in the event")
+            pin_findings.append({"kind": "pin", "problem": "missing", "need": need, "expert": expert})
             continue
         if (need, expert) in problem.conflicts:
-            pin_problems.append(f"pinned pair {need}–{expert} is a conflict of interest and was not kept")
+            pin_findings.append({"kind": "pin", "problem": "conflict", "need": need, "expert": expert})
             continue
         assigned[need].append(expert)
         demand[need] = max(0, demand[need] - 1)
         if capacity[expert] <= 0:
-            pin_problems.append(f"pinned pair {need}–{expert} exceeds the expert's capacity; kept because it is pinned")
+            pin_findings.append({"kind": "pin", "problem": "over_capacity", "need": need, "expert": expert})
         capacity[expert] -= 1
+    pin_problems = [PIN_TEXT[f["problem"]].format(**f) for f in pin_findings]
 
     needs = sorted(n for n, d in demand.items() if d > 0)
     experts = sorted(e for e, c in capacity.items() if c > 0)
@@ -100,9 +118,10 @@ def solve(problem: AssignmentProblem, alternates_per_need: int = 2) -> Assignmen
         for expert in experts_of_need:
             used[expert] += 1
     alternates = _alternates(problem, assigned, used, alternates_per_need)
-    reasons, summary = diagnose(problem, assigned, used, unfilled)
+    reasons, summary, unfilled_findings = diagnose(problem, assigned, used, unfilled)
     objective = sum(_score(problem, n, e) for n, es in assigned.items() for e in es)
-    return AssignmentResult(dict(assigned), alternates, objective, unfilled, reasons, summary, pin_problems)
+    return AssignmentResult(dict(assigned), alternates, objective, unfilled, reasons, summary, pin_problems,
+                            pin_findings + unfilled_findings)
 
 
 def _alternates(problem, assigned, used, count) -> dict[str, list[str]]:
@@ -117,8 +136,8 @@ def _alternates(problem, assigned, used, count) -> dict[str, list[str]]:
     return out
 
 
-def diagnose(problem, assigned, used, unfilled) -> tuple[dict[str, str], list[str]]:
-    """Why each unfilled need stayed short, and a summary by industry."""
+def diagnose(problem, assigned, used, unfilled) -> tuple[dict[str, str], list[str], list[dict]]:
+    """Why each unfilled need stayed short, and a summary by industry (as text and as data)."""
     reasons: dict[str, str] = {}
     by_group: dict[str, list[str]] = defaultdict(list)
     for need in unfilled:
@@ -134,17 +153,12 @@ def diagnose(problem, assigned, used, unfilled) -> tuple[dict[str, str], list[st
             reason = "too_few_candidates"
         reasons[need] = reason
         by_group[(problem.groups.get(need) or "unclassified", reason)].append(need)
-    summary = []
+    summary, findings = [], []
     for (group, reason), needs in sorted(by_group.items(), key=lambda kv: -sum(unfilled[n] for n in kv[1])):
         slots = sum(unfilled[n] for n in needs)
-        text = {
-            "no_candidates": "too few experts for this industry",
-            "capacity_exhausted": "every suitable expert is at capacity",
-            "conflicts": "the only suitable experts have conflicts of interest",
-            "too_few_candidates": "fewer suitable experts than requested",
-        }[reason]
-        summary.append(f"{group}: {slots} slot(s) in {len(needs)} need(s) unfilled — {text}")
-    return reasons, summary
+        summary.append(f"{group}: {slots} slot(s) in {len(needs)} need(s) unfilled — {REASON_TEXT[reason]}")
+        findings.append({"kind": "unfilled", "group": group, "reason": reason, "slots": slots, "needs": len(needs)})
+    return reasons, summary, findings
 
 
 def greedy(problem: AssignmentProblem) -> AssignmentResult:

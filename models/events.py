@@ -23,7 +23,7 @@ class MatchmakingEvent(Base):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
-    plan_summary: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    plan_summary: Mapped[list[dict]] = mapped_column(sa.JSON, default=list)
 
     needs: Mapped[list[EventNeed]] = relationship(cascade="all, delete-orphan", order_by="EventNeed.id")
     experts: Mapped[list[EventExpert]] = relationship(cascade="all, delete-orphan", order_by="EventExpert.id")

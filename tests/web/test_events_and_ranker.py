@@ -14,6 +14,7 @@ from models import (
     Match,
     MatchEvent,
     MatchStatus,
+    Need,
     RankerModel,
     SuggestionImpression,
     User,
@@ -76,6 +77,30 @@ def test_plan_respects_capacity_keeps_pins_and_publishes_once(app, factory):
             events.plan(me, event.id)
         schedule = events.schedule(db.session.get(type(event), event.id))
         assert sum(len(row["meetings"]) for row in schedule) == len(slots)
+
+
+def test_what_limits_the_plan_is_worded_in_the_readers_language(app, client, auth, factory):
+    _, experts, needs, coordinator = world(factory, app)
+    with app.app_context():
+        with write_transaction() as session:
+            for need in needs:
+                session.execute(sa.update(Need).where(Need.id == need.id).values(industry_codes=["36"]))
+        me = actor(coordinator)
+        event = events.create_event(me, {"name": "弹簧专场对接会", "starts_at": "2026-12-05 09:00", "place": "佛山"})
+        events.add_needs(me, event.id, [n.id for n in needs], demand=2)
+        events.invite_experts(me, event.id, [e.expert_id for e in experts])
+        events.set_pin(me, event.id, needs[0].id, experts[3].expert_id, True)
+        outcome = events.plan(me, event.id)
+        event_id = event.id
+    assert outcome["unfilled_slots"] > 0  # 6 slots, 4 experts of capacity 1
+    auth.login(coordinator)
+    zh = client.get(f"/coordinator/events/{event_id}").get_data(as_text=True)
+    en = client.get(f"/coordinator/events/{event_id}?lang=en").get_data(as_text=True)
+    codes = ("no_candidates", "capacity_exhausted", "too_few_candidates", "'kind'")
+    assert "36 汽车制造业：" in zh and "名额未能安排" in zh and "unfilled" not in zh
+    assert "36 Manufacture of automobiles: " in en and "unfilled" in en and "名额未能安排" not in en
+    for page in (zh, en):
+        assert not [c for c in codes if c in page], [c for c in codes if c in page]
 
 
 def test_event_pages_work_for_coordinators(app, client, auth, factory):

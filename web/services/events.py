@@ -149,7 +149,7 @@ def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
         demand={str(n.need_id): n.demand for n in event.needs},
         capacity={e: (a.remaining_capacity if a.remaining_capacity is not None else 0) for e, a in attrs.items()},
         affinity=affinity, conflicts=frozenset(conflicts), pins=pins,
-        groups={str(n.need_id): _industry_name(n.need) for n in event.needs},
+        groups={str(n.need_id): (n.need.industry_codes or [""])[0] for n in event.needs},
     )
     result = solve(problem)
     with write_transaction() as session:
@@ -171,16 +171,15 @@ def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
                                       score=affinity.get((need_id, expert_id), 0.0)))
         for event_need in event.needs:
             event_need.unfilled_reason = result.reasons.get(str(event_need.need_id), "")
-        event.plan_summary = result.pin_problems + result.summary
-    return {"objective": result.objective, "unfilled_slots": result.unfilled_slots, "summary": event.plan_summary}
-
-
-def _industry_name(need: Need) -> str:
-    from matcher.taxonomy import load_taxonomy
-
-    codes = need.industry_codes or []
-    term = load_taxonomy().industries.get(codes[0]) if codes else None
-    return term.zh if term else "未分类"
+        # Stored as data and worded by the page in the reader's language (templates/coordinator/_findings.html).
+        titles = {str(n.need_id): n.need.title for n in event.needs}
+        names = {str(x.expert_id): x.expert.name for x in event.experts}
+        event.plan_summary = [
+            {**f, "need_title": titles.get(f["need"], f["need"]), "expert_name": names.get(f["expert"], f["expert"])}
+            if f["kind"] == "pin" else f
+            for f in result.findings
+        ]
+    return {"objective": result.objective, "unfilled_slots": result.unfilled_slots, "summary": result.pin_problems + result.summary}
 
 
 def set_pin(actor: User, event_id: int, need_id: int, expert_id: int, pinned: bool) -> None:
