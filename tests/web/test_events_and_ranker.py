@@ -103,6 +103,34 @@ def test_what_limits_the_plan_is_worded_in_the_readers_language(app, client, aut
         assert not [c for c in codes if c in page], [c for c in codes if c in page]
 
 
+def test_experts_are_found_by_name_or_topic_and_invited_from_the_event_page(app, client, auth, factory):
+    _, experts, needs, coordinator = world(factory, app)
+    disabled = factory.user(role="expert", name="弹簧停用", status="disabled")
+    factory.achievement(disabled, title="悬架弹簧疲劳断裂机理")
+    with app.app_context():
+        Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"]).start()
+        event = events.create_event(actor(coordinator), {"name": "弹簧专场", "starts_at": "2026-12-05 09:00", "place": "佛山"})
+        event_id = event.id
+        by_name = [p.name for p in events.find_experts("钛丁")]
+        by_topic = [p.name for p in events.find_experts("弹簧疲劳断裂")]
+        assert events.find_experts("   ") == [] and events.find_experts("100%_") == []
+    assert by_name == ["钛丁"]
+    assert by_topic and by_topic[0] == "弹簧甲" and "弹簧停用" not in by_topic and "钛丁" not in by_topic
+    auth.login(coordinator)
+    page = client.get(f"/coordinator/events/{event_id}?q=弹簧疲劳断裂")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "弹簧甲" in text and "弹簧停用" not in text
+    from tests.conftest import csrf_token
+
+    response = client.post(f"/coordinator/events/{event_id}/invite",
+                           data={"csrf_token": csrf_token(page), "expert_id": [str(experts[0].expert_id)]})
+    assert response.status_code == 302
+    after = client.get(f"/coordinator/events/{event_id}?q=弹簧疲劳断裂").get_data(as_text=True)
+    invited_section = after.split('id="invite-experts"')[1].split('id="found-experts"')[0]
+    assert "弹簧甲" in invited_section and "(1)" in invited_section
+    assert "弹簧甲" not in after.split('id="found-experts"')[1].split("</ul>")[0]  # no longer offered
+
+
 def test_event_pages_work_for_coordinators(app, client, auth, factory):
     auth.login_as("coordinator")
     page = client.get("/coordinator/events")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -37,8 +38,6 @@ def events():
             flash(exc.localized(), "error")
         else:
             return redirect(url_for("coordinator.event_detail", event_id=event.id))
-    from flask_babel import get_locale
-
     return render_template("coordinator/events.html", events=event_service.list_events(), form=form,
                            industries=industry_choices(str(get_locale())))
 
@@ -52,11 +51,15 @@ def event_detail(event_id: int):
     age = request.args.get("age", "0")
     choosable = event_service.candidate_needs(industry, region, min(int(age), 3650) if age.isdigit() and len(age) < 6 else 0)
     in_event = {n.need_id for n in event.needs}
+    query = request.args.get("q", "")
+    invited = {x.expert_id for x in event.experts}
+    found = [p for p in event_service.find_experts(query) if p.id not in invited]
     slots_by_need: dict[int, dict[str, list]] = {}
     for slot in event.slots:
         slots_by_need.setdefault(slot.need_id, {"assigned": [], "alternate": []})[slot.kind].append(slot)
     return render_template("coordinator/event_detail.html", event=event, choosable=[n for n in choosable if n.id not in in_event],
-                           slots=slots_by_need, filters={"industry": industry, "region": region, "age": age}, action_form=ActionForm())
+                           slots=slots_by_need, filters={"industry": industry, "region": region, "age": age}, action_form=ActionForm(),
+                           query=query, found=found, industries=industry_choices(str(get_locale())))
 
 
 @bp.route("/events/<int:event_id>/<action>", methods=["POST"])

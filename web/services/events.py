@@ -8,14 +8,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from matcher import NeedRecord
 from matcher.assignment import AssignmentProblem, solve
 from models import (
+    AccountStatus,
     EventExpert,
     EventNeed,
     EventSlot,
+    ExpertProfile,
     MatchmakingEvent,
     Need,
     NeedStatus,
+    Organization,
     Role,
     User,
     db,
@@ -105,6 +109,39 @@ def invite_experts(actor: User, event_id: int, expert_ids: list[int]) -> int:
                 existing.add(expert_id)
                 added += 1
     return added
+
+
+def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
+    """Experts a coordinator may invite, found by text: those whose name or organisation holds
+    it first, then the engine's best experts for it as a topic ("荔枝保果", "titanium coating").
+    Disabled or pending accounts are left out."""
+    from .search import IndexNotReady, reader
+
+    query = " ".join(str(query or "").split())[:100]
+    if not query:
+        return []
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    by_name = db.session.scalars(
+        sa.select(ExpertProfile).outerjoin(Organization, ExpertProfile.organization_id == Organization.id)
+        .where(sa.or_(ExpertProfile.name.ilike(like, escape="\\"), Organization.name.ilike(like, escape="\\")))
+        .order_by(ExpertProfile.name, ExpertProfile.id).limit(limit)
+    ).all()
+    found = {p.id: p for p in by_name}
+    ranked_ids: list[int] = []
+    try:
+        engine = reader().engine()
+        ranked = engine.rank(NeedRecord(id="event-search", title=query), attributes_for, limit=limit, explain=True)
+        # Only experts whose own words hold a term of the query: a search, not a similarity feed.
+        ranked_ids = [int(s.expert_id) for s in ranked if s.evidence.get("matched_terms")]
+    except IndexNotReady:
+        pass
+    missing = [i for i in ranked_ids if i not in found]
+    if missing:
+        for profile in db.session.scalars(sa.select(ExpertProfile).where(ExpertProfile.id.in_(missing))):
+            found[profile.id] = profile
+    order = [p.id for p in by_name] + [i for i in ranked_ids if i not in {p.id for p in by_name}]
+    return [found[i] for i in order if i in found and (found[i].user is None or found[i].user.status == AccountStatus.ACTIVE)][:limit]
 
 
 def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> int:
