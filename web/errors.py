@@ -7,6 +7,7 @@ import logging
 from flask import Flask, flash, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .access import wants_json
@@ -50,6 +51,17 @@ def init_app(app: Flask) -> None:
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response, status
         return _page(exc.code or 500)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        # Two people created the same thing at the same moment (a unique constraint caught what
+        # the service's own check could not see yet). The transaction was rolled back. The
+        # database's message is not logged: it quotes the conflicting values (an e-mail, say).
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or "unknown"
+        log.warning("integrity_conflict path=%s constraint=%s", request.path, constraint)
+        if wants_json():
+            return json_error(409, "conflict", "the same record was changed at the same moment by someone else; reload and try again")
+        return _page(409, _("Someone else changed this at the same moment. Please reload the page and try again."))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -183,6 +183,34 @@ def test_errors_show_a_generic_page_without_internals(app, client):
     assert api.status_code == 500 and api.get_json() == {"error": {"code": "internal_error", "message": "internal error"}}
 
 
+def test_a_unique_clash_at_the_same_moment_is_a_409_without_the_values(app, client, factory, caplog):
+    """What a service's own check cannot see yet (two sign-ups of one e-mail at once) ends as a
+    409 with the transaction rolled back, and the log does not quote the clashing value."""
+    import sqlalchemy as sa
+
+    from models import Role, User, db, write_transaction
+    from web.access import public
+
+    taken = factory.user(role="expert", email="taken@clash.example.cn")
+
+    def clash():
+        with write_transaction() as session:
+            session.add(User(email="fresh@clash.example.cn", password_hash="x", name="A", role=Role.EXPERT))
+            session.add(User(email=taken.email, password_hash="x", name="B", role=Role.EXPERT))
+        return "unreachable"
+
+    app.add_url_rule("/clash", "clash", public(clash))
+    app.add_url_rule("/api/v1/clash", "api_clash", public(clash))
+    with caplog.at_level("WARNING"):
+        page = client.get("/clash")
+        api = client.get("/api/v1/clash")
+    assert page.status_code == 409 and b"taken@clash" not in page.data
+    assert api.status_code == 409 and api.get_json()["error"]["code"] == "conflict"
+    assert "integrity_conflict" in caplog.text and "taken@clash" not in caplog.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.email == "fresh@clash.example.cn")) == 0
+
+
 # -- rate limiting and security logging ------------------------------------------------------
 
 

@@ -398,7 +398,7 @@ def race(app, calls: list[tuple[int, callable]]) -> list[tuple[str, object]]:
     return results
 
 
-ROUNDS = 5
+ROUNDS = 20
 
 
 def fresh_matches(cast: Cast, factory, rounds: int = ROUNDS) -> list[int]:

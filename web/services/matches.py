@@ -119,6 +119,18 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
     same pair again returns the existing match."""
     if actor.role not in (Role.COORDINATOR, Role.ADMIN):
         raise PermissionDenied("only coordinators propose experts")
+    try:
+        return _propose(actor, need_id, expert_id, score=score, note=note)
+    except sa.exc.IntegrityError:
+        # Another coordinator proposed the same pair between our look and our insert (possible on
+        # PostgreSQL, where writers do not queue as on SQLite): theirs is the match.
+        existing = db.session.scalar(sa.select(Match).where(Match.need_id == need_id, Match.expert_id == expert_id))
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _propose(actor: User, need_id: int, expert_id: int, *, score: float | None, note: str) -> tuple[Match, bool]:
     with write_transaction() as session:
         need = session.get(Need, need_id)
         expert = session.get(ExpertProfile, expert_id)
