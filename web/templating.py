@@ -7,9 +7,11 @@ import re
 from markupsafe import Markup, escape
 
 
-def highlight(text: str, terms: list[str]) -> Markup:
-    """``text`` escaped, with each matched term wrapped in <mark> (longest terms first)."""
-    words = sorted({t for t in terms if t and len(t) >= 1}, key=len, reverse=True)
+def highlight(text: str, terms: list[str], min_len: int = 1) -> Markup:
+    """``text`` escaped, with each matched term wrapped in <mark> (longest terms first); terms
+    shorter than ``min_len`` characters are not marked (single characters such as 出 or 人
+    match everywhere and only add noise to a whole need's text)."""
+    words = sorted({t for t in terms if t and len(t) >= max(1, min_len)}, key=len, reverse=True)
     if not text:
         return Markup("")
     if not words:

@@ -27,7 +27,9 @@ def test_enterprise_posts_a_need_and_coordinator_sees_it_in_the_queue(app, clien
     auth.login_as("coordinator")
     queue = client.get("/coordinator/queue")
     assert queue.status_code == 200
-    assert "弹簧跑两万公里就断".encode() in queue.data
+    row = queue.get_data(as_text=True).split("弹簧跑两万公里就断")[1].split("</tr>")[0]
+    assert "36 汽车制造业" in row  # the industry by name
+    assert [c.strip() for c in row.split('<td class="nowrap">')[1:]][0].startswith("0<")  # nobody proposed yet
 
 
 def test_need_form_reports_each_bad_field_and_stores_nothing(app, client, auth):

@@ -127,6 +127,14 @@ def test_placeholders_match_between_msgid_and_msgstr(zh_catalogue):
     assert not wrong, "placeholders differ:\n  " + "\n  ".join(wrong)
 
 
+def test_no_translation_holds_a_bare_percent_sign(zh_catalogue):
+    """Jinja's gettext formats every string with ``%`` (even one without placeholders), so a bare
+    "100%" in a translation is a 500 on the page that shows it; "%%" or placeholders only."""
+    bare = [f"{_strings(m.id)[0]!r}: {text!r}" for m in zh_catalogue if m.id for text in _strings(m.string)
+            if "%" in re.sub(r"%\([a-z_]+\)[sd]|%%", "", text or "")]
+    assert not bare, "\n".join(bare)
+
+
 def test_babel_format_checks_pass(zh_catalogue):
     problems = [f"{_strings(message.id)[0]!r}: {'; '.join(map(str, errors))}" for message, errors in zh_catalogue.check()]
     assert not problems, "\n".join(problems)

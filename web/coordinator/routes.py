@@ -25,7 +25,7 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 @roles_required(*STAFF)
 def queue():
     items = need_service.needs_for(current_user, status=NeedStatus.OPEN)
-    return render_template("coordinator/queue.html", needs=items)
+    return render_template("coordinator/queue.html", needs=items, proposed=match_service.counts_by_need([n.id for n in items]))
 
 
 @bp.route("/needs/<int:need_id>")
@@ -39,8 +39,11 @@ def need_detail(need_id: int):
     except IndexNotReady as exc:
         error = str(exc)
     existing = {m.expert_id: m for m in match_service.matches_for(current_user, need_id=need_id)}
+    # A closest work's relevance is shown relative to the best closest work in the list (100%):
+    # raw BM25 numbers mean nothing to a coordinator.
+    best_scores = [s.suggestion.evidence["best_item"]["score"] for s in suggestions if s.suggestion.evidence.get("best_item")]
     return render_template("coordinator/need_detail.html", need=need, suggestions=suggestions, index_error=error,
-                           existing=existing, action_form=ActionForm())
+                           existing=existing, action_form=ActionForm(), top_best=max(best_scores, default=0.0))
 
 
 @bp.route("/needs/<int:need_id>/propose", methods=["POST"])

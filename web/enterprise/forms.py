@@ -9,7 +9,8 @@ from ..forms import MultiCheckboxField
 class NeedForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Describe the problem in your own words"), validators=[Length(max=10000)])
-    industry_codes = SelectMultipleField(_l("Industry"), validators=[Optional()])
+    industry_codes = SelectMultipleField(_l("Industry"), validators=[Optional()],
+                                        description=_l("Hold Ctrl (⌘ on a Mac) to choose several."))
     region = StringField(_l("Region"), validators=[Length(max=100)])
     cooperation_modes = MultiCheckboxField(_l("Kind of cooperation wanted"), validators=[Optional()])
     budget_min = IntegerField(_l("Budget from (10,000 CNY)"), validators=[Optional(), NumberRange(min=0)])

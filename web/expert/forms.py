@@ -10,7 +10,8 @@ class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     title = StringField(_l("Professional title"), validators=[Length(max=100)])
     region = StringField(_l("Region"), validators=[Length(max=100)])
-    discipline_codes = SelectMultipleField(_l("Disciplines"), validators=[Optional()])
+    discipline_codes = SelectMultipleField(_l("Disciplines"), validators=[Optional()],
+                                          description=_l("Hold Ctrl (⌘ on a Mac) to choose several."))
     research_areas = StringField(_l("Research areas (separated by commas)"), validators=[Length(max=1500)])
     keywords = StringField(_l("Keywords (separated by commas)"), validators=[Length(max=1500)])
     summary = TextAreaField(_l("What you can do for enterprises"), validators=[Length(max=5000)])

@@ -259,6 +259,16 @@ def matches_for(actor: User, *, status: list[MatchStatus] | None = None, need_id
     return list(db.session.scalars(query.order_by(Match.updated_at.desc()).limit(limit)))
 
 
+def counts_by_need(need_ids: list[int]) -> dict[int, int]:
+    """How many experts have been proposed for each of these needs (any status)."""
+    if not need_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Match.need_id, sa.func.count()).where(Match.need_id.in_(need_ids)).group_by(Match.need_id)
+    )
+    return {need_id: count for need_id, count in rows}
+
+
 def waiting_for_answer(days: int = 7) -> list[Match]:
     """Proposals nobody answered for ``days`` days: who still owes an answer."""
     from datetime import timedelta
