@@ -54,3 +54,15 @@ def test_demo_mode_is_refused_outside_demo_and_test_configurations(ctx, runner):
     ctx.config["DEMO_MODE"] = False
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code != 0 and "demo mode" in result.output
+
+
+def test_the_showcase_enterprise_and_expert_do_not_start_on_an_empty_page(ctx):
+    _, logins = load_demo(read_dataset())
+    by_role = {login.role.value: login.email for login in logins}
+    assert set(by_role) == {"coordinator", "admin", "enterprise", "expert"}
+    enterprise = db.session.scalar(sa.select(User).where(User.email == by_role["enterprise"]))
+    expert = db.session.scalar(sa.select(ExpertProfile).join(User).where(User.email == by_role["expert"]))
+    enterprise_matches = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Match).join(Need).where(Need.organization_id == enterprise.organization_id))
+    expert_matches = db.session.scalar(sa.select(sa.func.count()).select_from(Match).where(Match.expert_id == expert.id))
+    assert enterprise_matches >= 2 and expert_matches >= 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -231,7 +232,27 @@ def load_demo(dataset: DemoDataset | None = None, *, password: str | None = None
         experts = _load_experts(session, dataset, orgs, password_hash, logins)
         needs = _load_needs(session, dataset, orgs)
         _load_matches(session, dataset, needs, experts)
+        session.flush()
+        logins.extend(_showcase_logins(session))
     return password, logins
+
+
+def _showcase_logins(session) -> list[DemoLogin]:
+    """The enterprise and the expert worth signing in as first: those with the most matches (the
+    first such in the dataset on a tie), so neither journey starts on an empty page."""
+    pairs = session.execute(sa.select(Need.organization_id, Match.expert_id).join(Need, Match.need_id == Need.id)).all()
+    by_org = Counter(org for org, _ in pairs)
+    by_expert = Counter(expert for _, expert in pairs)
+    enterprises = session.scalars(sa.select(User).where(User.role == Role.ENTERPRISE).order_by(User.id)).all()
+    profiles = session.scalars(sa.select(ExpertProfile).where(ExpertProfile.user_id.is_not(None)).order_by(ExpertProfile.id)).all()
+    logins = []
+    if enterprises:
+        user = max(enterprises, key=lambda u: (by_org[u.organization_id], -u.id))
+        logins.append(DemoLogin(Role.ENTERPRISE, user.email, f"{user.name} ({user.organization.name})"))
+    if profiles:
+        profile = max(profiles, key=lambda p: (by_expert[p.id], -p.id))
+        logins.append(DemoLogin(Role.EXPERT, profile.user.email, profile.name))
+    return logins
 
 
 def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Organization]:
@@ -255,8 +276,6 @@ def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Or
                         name=contact.get("name") or record["name"], role=Role.ENTERPRISE,
                         status=AccountStatus.ACTIVE, organization=org, is_demo=True)
             session.add(user)
-            if not any(login.role == Role.ENTERPRISE for login in logins):
-                logins.append(DemoLogin(Role.ENTERPRISE, user.email, f"{user.name} ({org.name})"))
     session.flush()
     return orgs
 
@@ -270,8 +289,6 @@ def _load_experts(session, dataset, orgs, password_hash, logins) -> dict[str, Ex
             user = User(email=fields["email"].lower(), password_hash=password_hash, name=fields["name"],
                         role=Role.EXPERT, status=AccountStatus.ACTIVE, is_demo=True)
             session.add(user)
-            if not any(login.role == Role.EXPERT for login in logins):
-                logins.append(DemoLogin(Role.EXPERT, user.email, fields["name"]))
         profile = ExpertProfile(user=user, organization=orgs[record["organization"]], lang=record.get("lang", "zh"),
                                 external_ref=record["id"], **fields)
         for achievement in record["achievements"]:
