@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, SubmitField, widgets
+from wtforms.fields.choices import SelectChoice
 
 from matcher.taxonomy import load_taxonomy
 
@@ -23,16 +24,16 @@ class ActionForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
-def cooperation_mode_choices() -> list[tuple[str, str]]:
-    return [(value, str(name)) for value, name in COOPERATION_MODE.items()]
+def cooperation_mode_choices() -> list[SelectChoice]:
+    return [SelectChoice(value, str(name)) for value, name in COOPERATION_MODE.items()]
 
 
-def industry_choices(locale: str) -> list[tuple[str, str]]:
-    return [(t.code, f"{t.code} {t.name(locale)}") for t in load_taxonomy().industry_divisions()]
+def industry_choices(locale: str) -> list[SelectChoice]:
+    return [SelectChoice(t.code, f"{t.code} {t.name(locale)}") for t in load_taxonomy().industry_divisions()]
 
 
-def discipline_choices(locale: str) -> list[tuple[str, str]]:
-    return [(t.code, f"{t.code} {t.name(locale)}") for t in load_taxonomy().first_level_disciplines()]
+def discipline_choices(locale: str) -> list[SelectChoice]:
+    return [SelectChoice(t.code, f"{t.code} {t.name(locale)}") for t in load_taxonomy().first_level_disciplines()]
 
 
 def apply_errors(form: FlaskForm, error: ValidationError, field_map: dict[str, str] | None = None) -> None:

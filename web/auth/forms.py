@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -16,8 +17,8 @@ class LogoutForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
-    role = RadioField(_l("I am"), choices=[("enterprise", _l("An enterprise with a technical need")),
-                                            ("expert", _l("An expert offering my know-how"))], default="enterprise")
+    role = RadioField(_l("I am"), choices=[SelectChoice("enterprise", _l("An enterprise with a technical need")),
+                                            SelectChoice("expert", _l("An expert offering my know-how"))], default="enterprise")
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
     organization = StringField(_l("Enterprise name (enterprises only)"), validators=[Length(max=200)])
     phone = StringField(_l("Phone (private)"), validators=[Length(max=40)])

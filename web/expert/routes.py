@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from models import Role
 
@@ -20,7 +21,7 @@ from .forms import AchievementForm, ProfileForm
 
 def _achievement_form(**kwargs) -> AchievementForm:
     form = AchievementForm(**kwargs)
-    form.kind.choices = [(kind.value, str(name)) for kind, name in ACHIEVEMENT_KIND.items()]
+    form.kind.choices = [SelectChoice(kind.value, str(name)) for kind, name in ACHIEVEMENT_KIND.items()]
     return form
 
 

@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from ..services.matches import CLOSE_REASONS, DECLINE_REASONS
@@ -26,7 +27,7 @@ CLOSE_LABELS = {
 
 class RespondForm(FlaskForm):
     decision = HiddenField()
-    reason = SelectField(_l("Reason for declining"), choices=[("", "—")] + [(k, DECLINE_LABELS[k]) for k in DECLINE_REASONS],
+    reason = SelectField(_l("Reason for declining"), choices=[SelectChoice("", "—")] + [SelectChoice(k, DECLINE_LABELS[k]) for k in DECLINE_REASONS],
                          validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
     accept = SubmitField(_l("Accept"))
@@ -35,7 +36,7 @@ class RespondForm(FlaskForm):
 
 class OutcomeForm(FlaskForm):
     status = HiddenField()
-    reason = SelectField(_l("Reason for closing"), choices=[("", "—")] + [(k, CLOSE_LABELS[k]) for k in CLOSE_REASONS],
+    reason = SelectField(_l("Reason for closing"), choices=[SelectChoice("", "—")] + [SelectChoice(k, CLOSE_LABELS[k]) for k in CLOSE_REASONS],
                          validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
     submit = SubmitField(_l("Record"))
