@@ -503,7 +503,39 @@ class Coordinator(Visitor):
             self.match_pages()
 
 
-class Enterprise(Visitor):
+class Party(Visitor):
+    """What an enterprise and an expert both do: follow their matches, answer proposals, record
+    outcomes, read the match and notification pages."""
+
+    abstract = True
+
+    @task(3)
+    def list_matches(self) -> None:
+        if self.ready():
+            self.load_matches()
+
+    @task(2)
+    def respond(self) -> None:
+        if self.ready():
+            self.answer_proposal(self.role)
+
+    @task(1)
+    def outcome(self) -> None:
+        if self.ready():
+            self.record_outcome()
+
+    @task(1)
+    def matches_page(self) -> None:
+        if self.ready():
+            self.match_pages()
+
+    @task(1)
+    def notifications_page(self) -> None:
+        if self.ready() and not self.page("/notifications", "GET /notifications (html)"):
+            self.load_matches()
+
+
+class Enterprise(Party):
     role = "enterprise"
     weight = 2
 
@@ -534,25 +566,10 @@ class Enterprise(Visitor):
         if need:
             self.api("GET", f"/api/v1/needs/{need['id']}", "GET /api/v1/needs/[id]")
 
-    @task(3)
-    def list_matches(self) -> None:
-        if self.ready():
-            self.load_matches()
-
     @task(1)
     def view_a_match(self) -> None:
         if self.ready():
             self.view_match()
-
-    @task(2)
-    def respond(self) -> None:
-        if self.ready():
-            self.answer_proposal("enterprise")
-
-    @task(1)
-    def outcome(self) -> None:
-        if self.ready():
-            self.record_outcome()
 
     @task(1)
     def edit_need(self) -> None:
@@ -591,18 +608,9 @@ class Enterprise(Visitor):
         if need and not self.page(f"/enterprise/needs/{need['id']}", "GET /enterprise/needs/[id] (html)"):
             self.view_need()
 
-    @task(1)
-    def matches_page(self) -> None:
-        if self.ready():
-            self.match_pages()
-
-    @task(1)
-    def notifications_page(self) -> None:
-        if self.ready() and not self.page("/notifications", "GET /notifications (html)"):
-            self.load_matches()
 
 
-class Expert(Visitor):
+class Expert(Party):
     role = "expert"
     weight = 2
 
@@ -622,11 +630,6 @@ class Expert(Visitor):
             self.profile = data
             Plan.remember(self.plan.expert_ids, data["id"])
 
-    @task(3)
-    def list_matches(self) -> None:
-        if self.ready():
-            self.load_matches()
-
     @task(2)
     def view_match_and_need(self) -> None:
         if not (self.ready() and self.matches):
@@ -634,16 +637,6 @@ class Expert(Visitor):
         match = self.rng.choice(self.matches)
         self.api("GET", f"/api/v1/matches/{match['id']}", "GET /api/v1/matches/[id]")
         self.api("GET", f"/api/v1/needs/{match['need_id']}", "GET /api/v1/needs/[id]")
-
-    @task(2)
-    def respond(self) -> None:
-        if self.ready():
-            self.answer_proposal("expert")
-
-    @task(1)
-    def outcome(self) -> None:
-        if self.ready():
-            self.record_outcome()
 
     @task(1)
     def edit_profile(self) -> None:
@@ -673,15 +666,6 @@ class Expert(Visitor):
         if self.ready() and not self.page("/expert/profile", "GET /expert/profile (html)"):
             self.my_profile()
 
-    @task(1)
-    def matches_page(self) -> None:
-        if self.ready():
-            self.match_pages()
-
-    @task(1)
-    def notifications_page(self) -> None:
-        if self.ready() and not self.page("/notifications", "GET /notifications (html)"):
-            self.load_matches()
 
 
 # -- the service -----------------------------------------------------------------------------------
