@@ -1,6 +1,7 @@
 """Crash safety: ``kill -9`` the real service while a client writes through the API.
 
     python -m benchmarks.crash --rounds 20 --json
+    python -m benchmarks.crash --rounds 20 --db postgresql --kill indexer --json
 
 A fresh instance (SQLite, the demo dataset, the index built by ``matcher indexer --once``) is
 served by gunicorn with ``gunicorn.conf.py`` (embedded default: one worker, the indexer as a
@@ -9,10 +10,14 @@ by an enterprise, profile edits and achievements (added, deleted) by two experts
 answers and outcomes of matches — and records every write the server acknowledged (2xx with
 the returned id/state). Each round kills the server's process group with SIGKILL at a random
 moment (shortly after it answers HTTP, or shortly after its indexer thread has started and is
-draining) and starts it again. Afterwards:
+draining) and starts it again. ``--kill indexer`` runs the production layout instead (gunicorn
+with two workers and no indexer thread, a standalone ``flask --app wsgi matcher indexer``) and
+kills the indexer. Afterwards:
 
-* every acknowledged write is in the database (queried directly with ``sqlite3``);
-* ``PRAGMA integrity_check`` is ok;
+* every acknowledged write is in the database (queried directly, not through the service);
+* SQLite: ``PRAGMA integrity_check`` is ok and ``foreign_key_check`` finds nothing; PostgreSQL
+  (``--db postgresql``, fresh databases dropped at the end): amcheck's ``bt_index_check`` passes on
+  every B-tree index;
 * after ``flask --app wsgi matcher indexer --once`` the live snapshot holds exactly the
   database's items: the item table (``items.json``) against experts/achievements, the counts of
   ``web.services.indexing.expected_counts``, vectors/FAISS against the item table, need vectors
@@ -33,10 +38,10 @@ import os
 import queue
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -96,10 +101,15 @@ class Installation:
     coordinator: str
     enterprise: str
     experts: list[str]
+    database_url: str | None = None  # PostgreSQL; None: the SQLite file in the instance
 
     @property
     def db_path(self) -> Path:
         return self.root / "matcher.db"
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def index_dir(self) -> Path:
@@ -116,6 +126,8 @@ class Installation:
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
         })
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
         if port is not None:
             env["PORT"] = str(port)
         if indexer == "process":
@@ -132,10 +144,11 @@ class Installation:
         return done.stdout
 
 
-def prepare_template(root: Path) -> Installation:
-    """Migrated SQLite database, the demo dataset, the index built — with the real CLI."""
+def prepare_template(root: Path, database_url: str | None = None) -> Installation:
+    """Migrated database (SQLite in the instance, or the PostgreSQL database at
+    ``database_url``), the demo dataset, the index built — with the real CLI."""
     root.mkdir(parents=True, exist_ok=True)
-    probe = Installation(root, "", "", "", [])
+    probe = Installation(root, "", "", "", [], database_url)
     probe.flask("db", "upgrade")
     probe.flask("demo", "load")
     out = probe.flask("matcher", "indexer", "--once")
@@ -143,22 +156,91 @@ def prepare_template(root: Path) -> Installation:
         raise HarnessError(f"`matcher indexer --once` did not build the index: {out}")
     credentials = json.loads((root / "demo-credentials.json").read_text(encoding="utf-8"))
     by_role = {a["role"]: a["email"] for a in credentials["accounts"]}
-    with contextlib.closing(sqlite3.connect(root / "matcher.db")) as con:
-        org = con.execute("SELECT organization_id FROM users WHERE email = ?", (by_role["enterprise"],)).fetchone()[0]
-        rows = con.execute(
+    with connect(probe) as con:
+        org = con.execute(text("SELECT organization_id FROM users WHERE email = :email"), {"email": by_role["enterprise"]}).scalar()
+        rows = con.execute(text(
             "SELECT u.email FROM users u JOIN expert_profiles p ON p.user_id = u.id "
-            "WHERE u.role = 'expert' AND u.status = 'active' AND (p.organization_id IS NULL OR p.organization_id != ?) "
-            "AND NOT EXISTS (SELECT 1 FROM expert_conflicts c WHERE c.expert_id = p.id AND c.organization_id = ?) "
-            "ORDER BY (u.email = ?) DESC, p.id LIMIT 2", (org, org, by_role.get("expert", ""))).fetchall()
+            "WHERE u.role = 'expert' AND u.status = 'active' AND (p.organization_id IS NULL OR p.organization_id != :org) "
+            "AND NOT EXISTS (SELECT 1 FROM expert_conflicts c WHERE c.expert_id = p.id AND c.organization_id = :org) "
+            "ORDER BY (u.email = :expert) DESC, p.id LIMIT 2"), {"org": org, "expert": by_role.get("expert", "")}).fetchall()
     if len(rows) < 2:
         raise HarnessError("the demo dataset has fewer than two experts without a conflict with the showcase enterprise")
-    return Installation(root, credentials["password"], by_role["coordinator"], by_role["enterprise"], [r[0] for r in rows])
+    return Installation(root, credentials["password"], by_role["coordinator"], by_role["enterprise"], [r[0] for r in rows],
+                        database_url)
 
 
-def clone(template: Installation, root: Path) -> Installation:
-    """A fresh instance directory with the template's database and index."""
+def clone(template: Installation, root: Path, database_url: str | None = None) -> Installation:
+    """A fresh instance directory with the template's index and a copy of its database (the
+    SQLite file, or ``database_url`` created from the template's PostgreSQL database)."""
     shutil.copytree(template.root, root)
-    return Installation(root, template.password, template.coordinator, template.enterprise, list(template.experts))
+    if template.database_url:
+        if not database_url:
+            raise HarnessError("a PostgreSQL template needs the URL of the clone's database")
+        Postgres.create(database_url, template=template.database_url)
+    return Installation(root, template.password, template.coordinator, template.enterprise, list(template.experts),
+                        database_url if template.database_url else None)
+
+
+@contextlib.contextmanager
+def connect(inst: Installation):
+    """A connection to the installation's database (SQLAlchemy, either engine)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(inst.url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            yield con
+    finally:
+        engine.dispose()
+
+
+def text(sql: str):
+    import sqlalchemy as sa
+
+    return sa.text(sql)
+
+
+def _json_list(value) -> list:
+    """A JSON column as read back: a list on PostgreSQL, its text on SQLite."""
+    return value if isinstance(value, list) else json.loads(value or "[]")
+
+
+class Postgres:
+    """Databases of a PostgreSQL run: created from the admin URL, dropped at the end."""
+
+    ADMIN_URL = os.environ.get("MATCHER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+    @classmethod
+    def url(cls, name: str) -> str:
+        return cls.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    @classmethod
+    def _admin(cls, sql: str) -> None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(cls.ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as con:
+                con.exec_driver_sql(sql)
+        finally:
+            engine.dispose()
+
+    @classmethod
+    def check(cls) -> None:
+        try:
+            cls._admin("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure means: not available here
+            raise Unavailable(f"PostgreSQL at {cls.ADMIN_URL} unreachable: {type(exc).__name__}") from None
+
+    @classmethod
+    def create(cls, url: str, template: str | None = None) -> None:
+        name = url.rsplit("/", 1)[1]
+        suffix = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        cls._admin(f'CREATE DATABASE "{name}"{suffix}')
+
+    @classmethod
+    def drop(cls, url: str) -> None:
+        cls._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 # -- processes -----------------------------------------------------------------------------------
@@ -547,9 +629,9 @@ def _rev(text: str) -> int:
 def check_database(inst: Installation, ledger: Ledger) -> dict:
     """Every acknowledged write is in the database; the file is intact."""
     lost: list[dict] = []
-    with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
-        integrity = [row[0] for row in con.execute("PRAGMA integrity_check")]
-        foreign = con.execute("PRAGMA foreign_key_check").fetchall()
+    integrity, foreign = _integrity(inst)
+    with connect(inst) as raw:
+        con = _Positional(raw)
         last_rev: dict[tuple[str, int], int] = {}
         for ack in ledger.acks:
             op = ack["op"]
@@ -584,13 +666,54 @@ def check_database(inst: Installation, ledger: Ledger) -> dict:
             # Later, unanswered edits may have been applied too; never an older one.
             if found is None or not rev <= found <= ledger.attempted_rev.get((kind, ident), rev):
                 lost.append({"op": "profile" if kind == "expert" else "update_need", "id": ident, "rev": rev, "found": found})
-    return {"integrity": integrity, "integrity_ok": integrity == ["ok"], "foreign_key_violations": len(foreign),
+    return {"integrity": integrity, "integrity_ok": integrity == ["ok"], "foreign_key_violations": foreign,
             "lost": len(lost), "lost_details": lost[:20]}
 
 
+class _Positional:
+    """``con.execute(sql with ?, params)`` on a SQLAlchemy connection, for either database."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: tuple = ()):
+        names = {}
+        parts = sql.split("?")
+        for number, value in enumerate(params):
+            names[f"p{number}"] = value
+        sql = "".join(part + (f":p{i}" if i < len(params) else "") for i, part in enumerate(parts))
+        return self.con.execute(text(sql), names)
+
+
+def _integrity(inst: Installation) -> tuple[list[str], int]:
+    """SQLite: ``PRAGMA integrity_check`` and ``foreign_key_check``. PostgreSQL: amcheck's
+    ``bt_index_check`` on every B-tree index of the schema (the server enforces foreign keys
+    itself, so violations are 0 by construction)."""
+    if not inst.database_url:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
+            return [row[0] for row in con.execute("PRAGMA integrity_check")], len(con.execute("PRAGMA foreign_key_check").fetchall())
+    with connect(inst) as con:
+        con.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
+        indexes = con.execute(text(
+            "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam "
+            "WHERE n.nspname = 'public' AND a.amname = 'btree'")).fetchall()
+        problems = []
+        for oid, name in indexes:
+            try:
+                con.execute(text("SELECT bt_index_check(:oid, true)"), {"oid": oid})
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+                con.rollback()
+        con.commit()
+    return (problems or ["ok"]), 0
+
+
 def outbox_lag(inst: Installation) -> int:
-    with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
-        return con.execute("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL").fetchone()[0]
+    with connect(inst) as con:
+        return con.execute(text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
 
 
 def drain(inst: Installation, workdir: Path, timeout: float = 900) -> tuple[str, list[str]]:
@@ -632,15 +755,15 @@ def check_index(inst: Installation) -> dict:
     index_profiles = Counter(items["expert"][i] for i in alive if items["kind"][i] == "profile")
     index_achievements = {(items["expert"][i], str(items["ref"][i])): items["title"][i] for i in alive if items["kind"][i] != "profile"}
     index_profile_titles = {items["expert"][i]: items["title"][i] for i in alive if items["kind"][i] == "profile"}
-    with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
-        db_achievements = {(str(e), str(a)): t for a, e, t in con.execute("SELECT id, expert_id, title FROM achievements")}
+    with connect(inst) as con:
+        db_achievements = {(str(e), str(a)): t for a, e, t in con.execute(text("SELECT id, expert_id, title FROM achievements"))}
         db_profile_titles = {}
-        for pid, areas, keywords, summary in con.execute("SELECT id, research_areas, keywords, summary FROM expert_profiles"):
-            areas, keywords = json.loads(areas or "[]"), json.loads(keywords or "[]")
+        for pid, areas, keywords, summary in con.execute(text("SELECT id, research_areas, keywords, summary FROM expert_profiles")):
+            areas, keywords = _json_list(areas), _json_list(keywords)
             if areas or keywords or summary:
                 db_profile_titles[str(pid)] = _profile_title(areas, keywords, summary or "")
-        processed = con.execute("SELECT max(id) FROM index_outbox WHERE processed_at IS NOT NULL").fetchone()[0] or 0
-        lag = con.execute("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL").fetchone()[0]
+        processed = con.execute(text("SELECT max(id) FROM index_outbox WHERE processed_at IS NOT NULL")).scalar() or 0
+        lag = con.execute(text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
     if lag:
         problems.append(f"{lag} outbox rows not applied")
     if int(snapshot.manifest.get("watermark", 0)) < processed:
@@ -702,7 +825,7 @@ def _app_for(inst: Installation):
 
     cfg = TestingConfig()
     cfg.INSTANCE_DIR = str(inst.root)
-    cfg.SQLALCHEMY_DATABASE_URI = f"sqlite:///{inst.db_path}"
+    cfg.SQLALCHEMY_DATABASE_URI = inst.url
     cfg.INDEX_DIR = str(inst.index_dir)
     cfg.UPLOAD_DIR = str(inst.root / "uploads")
     return create_app(cfg)
@@ -951,21 +1074,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed of the kill moments and the writes")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--keep", action="store_true", help="keep the instance directory and logs")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="sqlite (the embedded default) or postgresql (fresh databases on MATCHER_TEST_POSTGRES, "
+                             "default 127.0.0.1:5432, dropped at the end)")
+    parser.add_argument("--kill", choices=("server", "indexer"), default="server",
+                        help="server: kill -9 gunicorn with its indexer thread; indexer: kill -9 a standalone "
+                             "`matcher indexer` beside a gunicorn without one (the production layout)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="matcher-crash-"))
+    databases: list[str] = []
     try:
         check_available()
-        template = prepare_template(workdir / "template")
+        if args.db == "postgresql":
+            Postgres.check()
+            stem = f"matcher_crash_{secrets.token_hex(4)}"
+            databases = [Postgres.url(stem + "_template"), Postgres.url(stem)]
+            Postgres.create(databases[0])
+        template = prepare_template(workdir / "template", databases[0] if databases else None)
         prepared = time.monotonic() - started
-        inst = clone(template, workdir / "instance")
-        result = server_kill_loop(inst, args.rounds, seed=seed, workdir=workdir)
-        out = summary(args.rounds, result, verify(inst, result), seed, time.monotonic() - started)
+        inst = clone(template, workdir / "instance", databases[1] if databases else None)
+        loop = server_kill_loop if args.kill == "server" else indexer_kill_loop
+        result = loop(inst, args.rounds, seed=seed, workdir=workdir)
+        out = {"db": args.db, "kill": args.kill,
+               **summary(args.rounds, result, verify(inst, result), seed, time.monotonic() - started)}
         out["phase_seconds"] = {"prepare": round(prepared, 1), **out["phase_seconds"]}
     except (Unavailable, HarnessError) as exc:
-        out = {"rounds": args.rounds, "error": f"{type(exc).__name__}: {exc}", "seed": seed}
+        out = {"rounds": args.rounds, "db": args.db, "kill": args.kill, "error": f"{type(exc).__name__}: {exc}", "seed": seed}
     finally:
+        for url in reversed(databases):
+            with contextlib.suppress(Exception):
+                Postgres.drop(url)
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:

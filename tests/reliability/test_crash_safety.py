@@ -70,6 +70,42 @@ def test_kill9_of_a_standalone_indexer_keeps_the_index_consistent(template, tmp_
         f"the indexer never drained between kills: {result.rounds}"
 
 
+@pytest.fixture(scope="module")
+def postgres_template(tmp_path_factory):
+    """The same template on a fresh PostgreSQL database (dropped with the module)."""
+    import secrets
+
+    try:
+        crash.check_available()
+        crash.Postgres.check()
+    except crash.Unavailable as exc:
+        unavailable(str(exc))
+    stem = f"matcher_crash_{secrets.token_hex(4)}"
+    url = crash.Postgres.url(stem + "_template")
+    crash.Postgres.create(url)
+    try:
+        yield crash.prepare_template(tmp_path_factory.mktemp("crash-pg-template") / "instance", url), stem
+    finally:
+        crash.Postgres.drop(url)
+
+
+@pytest.mark.parametrize("kill", ["server", "indexer"])
+def test_kill9_on_postgresql_loses_no_acknowledged_write(postgres_template, tmp_path, kill):
+    """The production database: the server (indexer thread) or the standalone indexer beside a
+    two-worker gunicorn, killed at start-up and during the first drain."""
+    template, stem = postgres_template
+    url = crash.Postgres.url(f"{stem}_{kill}")
+    inst = crash.clone(template, tmp_path / "instance", url)
+    try:
+        loop = crash.server_kill_loop if kill == "server" else crash.indexer_kill_loop
+        result = loop(inst, rounds=2, seed=SEED, workdir=tmp_path)
+        report = crash.verify(inst, result)
+        assert report["database"]["integrity"] == ["ok"], report["database"]["integrity"]  # amcheck on every B-tree index
+        assert_consistent(result, report)
+    finally:
+        crash.Postgres.drop(url)
+
+
 def damage(index_dir: Path, how: str) -> str:
     """Damage the live snapshot of a running installation; returns the expected rebuild reason."""
     snapshot = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
