@@ -53,6 +53,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Variables that would point the service at something other than the instance under test.
 SCRUBBED_ENV = (
@@ -157,8 +159,8 @@ def prepare_template(root: Path, database_url: str | None = None) -> Installatio
     credentials = json.loads((root / "demo-credentials.json").read_text(encoding="utf-8"))
     by_role = {a["role"]: a["email"] for a in credentials["accounts"]}
     with connect(probe) as con:
-        org = con.execute(text("SELECT organization_id FROM users WHERE email = :email"), {"email": by_role["enterprise"]}).scalar()
-        rows = con.execute(text(
+        org = con.execute(sa.text("SELECT organization_id FROM users WHERE email = :email"), {"email": by_role["enterprise"]}).scalar()
+        rows = con.execute(sa.text(
             "SELECT u.email FROM users u JOIN expert_profiles p ON p.user_id = u.id "
             "WHERE u.role = 'expert' AND u.status = 'active' AND (p.organization_id IS NULL OR p.organization_id != :org) "
             "AND NOT EXISTS (SELECT 1 FROM expert_conflicts c WHERE c.expert_id = p.id AND c.organization_id = :org) "
@@ -184,20 +186,12 @@ def clone(template: Installation, root: Path, database_url: str | None = None) -
 @contextlib.contextmanager
 def connect(inst: Installation):
     """A connection to the installation's database (SQLAlchemy, either engine)."""
-    import sqlalchemy as sa
-
     engine = sa.create_engine(inst.url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as con:
             yield con
     finally:
         engine.dispose()
-
-
-def text(sql: str):
-    import sqlalchemy as sa
-
-    return sa.text(sql)
 
 
 def _json_list(value) -> list:
@@ -216,8 +210,6 @@ class Postgres:
 
     @classmethod
     def _admin(cls, sql: str) -> None:
-        import sqlalchemy as sa
-
         engine = sa.create_engine(cls.ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as con:
@@ -630,59 +622,42 @@ def check_database(inst: Installation, ledger: Ledger) -> dict:
     """Every acknowledged write is in the database; the file is intact."""
     lost: list[dict] = []
     integrity, foreign = _integrity(inst)
-    with connect(inst) as raw:
-        con = _Positional(raw)
+    with connect(inst) as con:
         last_rev: dict[tuple[str, int], int] = {}
         for ack in ledger.acks:
             op = ack["op"]
             if op == "create_need":
-                row = con.execute("SELECT title FROM needs WHERE id = ?", (ack["id"],)).fetchone()
+                row = con.execute(sa.text("SELECT title FROM needs WHERE id = :id"), {"id": ack["id"]}).fetchone()
                 if row is None or row[0] != ack["title"]:
                     lost.append({**ack, "found": row})
             elif op == "add_achievement":
                 if ack["id"] in ledger.uncertain_deletes or ack["id"] in ledger.gone or any(
                         a["op"] == "delete_achievement" and a["id"] == ack["id"] for a in ledger.acks):
                     continue
-                row = con.execute("SELECT title, expert_id FROM achievements WHERE id = ?", (ack["id"],)).fetchone()
+                row = con.execute(sa.text("SELECT title, expert_id FROM achievements WHERE id = :id"), {"id": ack["id"]}).fetchone()
                 if row is None or tuple(row) != (ack["title"], ack["expert_id"]):
                     lost.append({**ack, "found": row})
             elif op == "delete_achievement":
-                if con.execute("SELECT 1 FROM achievements WHERE id = ?", (ack["id"],)).fetchone() is not None:
+                if con.execute(sa.text("SELECT 1 FROM achievements WHERE id = :id"), {"id": ack["id"]}).fetchone() is not None:
                     lost.append({**ack, "found": "still there"})
             elif op in ("profile", "update_need"):
                 key = ("expert" if op == "profile" else "need", ack["id"])
                 last_rev[key] = max(last_rev.get(key, -1), ack["rev"])
             elif op == "match":
-                row = con.execute("SELECT status FROM matches WHERE id = ?", (ack["id"],)).fetchone()
-                event = con.execute("SELECT 1 FROM match_events WHERE match_id = ? AND to_status = ?",
-                                    (ack["id"], ack["status"])).fetchone()
+                row = con.execute(sa.text("SELECT status FROM matches WHERE id = :id"), {"id": ack["id"]}).fetchone()
+                event = con.execute(sa.text("SELECT 1 FROM match_events WHERE match_id = :id AND to_status = :status"), {"id": ack["id"], "status": ack["status"]}).fetchone()
                 behind = row is None or row[0] not in MATCH_STEPS or MATCH_STEPS.index(row[0]) < MATCH_STEPS.index(ack["status"])
                 if behind or event is None:
                     lost.append({**ack, "found": row[0] if row else None, "event": event is not None})
         for (kind, ident), rev in last_rev.items():
-            query = "SELECT summary FROM expert_profiles WHERE id = ?" if kind == "expert" else "SELECT description FROM needs WHERE id = ?"
-            row = con.execute(query, (ident,)).fetchone()
+            query = "SELECT summary FROM expert_profiles WHERE id = :id" if kind == "expert" else "SELECT description FROM needs WHERE id = :id"
+            row = con.execute(sa.text(query), {"id": ident}).fetchone()
             found = _rev(row[0]) if row else None
             # Later, unanswered edits may have been applied too; never an older one.
             if found is None or not rev <= found <= ledger.attempted_rev.get((kind, ident), rev):
                 lost.append({"op": "profile" if kind == "expert" else "update_need", "id": ident, "rev": rev, "found": found})
     return {"integrity": integrity, "integrity_ok": integrity == ["ok"], "foreign_key_violations": foreign,
             "lost": len(lost), "lost_details": lost[:20]}
-
-
-class _Positional:
-    """``con.execute(sql with ?, params)`` on a SQLAlchemy connection, for either database."""
-
-    def __init__(self, con) -> None:
-        self.con = con
-
-    def execute(self, sql: str, params: tuple = ()):
-        names = {}
-        parts = sql.split("?")
-        for number, value in enumerate(params):
-            names[f"p{number}"] = value
-        sql = "".join(part + (f":p{i}" if i < len(params) else "") for i, part in enumerate(parts))
-        return self.con.execute(text(sql), names)
 
 
 def _integrity(inst: Installation) -> tuple[list[str], int]:
@@ -696,14 +671,14 @@ def _integrity(inst: Installation) -> tuple[list[str], int]:
             return [row[0] for row in con.execute("PRAGMA integrity_check")], len(con.execute("PRAGMA foreign_key_check").fetchall())
     with connect(inst) as con:
         con.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
-        indexes = con.execute(text(
+        indexes = con.execute(sa.text(
             "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam "
             "WHERE n.nspname = 'public' AND a.amname = 'btree'")).fetchall()
         problems = []
         for oid, name in indexes:
             try:
-                con.execute(text("SELECT bt_index_check(:oid, true)"), {"oid": oid})
+                con.execute(sa.text("SELECT bt_index_check(:oid, true)"), {"oid": oid})
             except Exception as exc:  # noqa: BLE001 - reported, not raised
                 problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
                 con.rollback()
@@ -713,7 +688,7 @@ def _integrity(inst: Installation) -> tuple[list[str], int]:
 
 def outbox_lag(inst: Installation) -> int:
     with connect(inst) as con:
-        return con.execute(text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
+        return con.execute(sa.text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
 
 
 def drain(inst: Installation, workdir: Path, timeout: float = 900) -> tuple[str, list[str]]:
@@ -756,14 +731,14 @@ def check_index(inst: Installation) -> dict:
     index_achievements = {(items["expert"][i], str(items["ref"][i])): items["title"][i] for i in alive if items["kind"][i] != "profile"}
     index_profile_titles = {items["expert"][i]: items["title"][i] for i in alive if items["kind"][i] == "profile"}
     with connect(inst) as con:
-        db_achievements = {(str(e), str(a)): t for a, e, t in con.execute(text("SELECT id, expert_id, title FROM achievements"))}
+        db_achievements = {(str(e), str(a)): t for a, e, t in con.execute(sa.text("SELECT id, expert_id, title FROM achievements"))}
         db_profile_titles = {}
-        for pid, areas, keywords, summary in con.execute(text("SELECT id, research_areas, keywords, summary FROM expert_profiles")):
+        for pid, areas, keywords, summary in con.execute(sa.text("SELECT id, research_areas, keywords, summary FROM expert_profiles")):
             areas, keywords = _json_list(areas), _json_list(keywords)
             if areas or keywords or summary:
                 db_profile_titles[str(pid)] = _profile_title(areas, keywords, summary or "")
-        processed = con.execute(text("SELECT max(id) FROM index_outbox WHERE processed_at IS NOT NULL")).scalar() or 0
-        lag = con.execute(text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
+        processed = con.execute(sa.text("SELECT max(id) FROM index_outbox WHERE processed_at IS NOT NULL")).scalar() or 0
+        lag = con.execute(sa.text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
     if lag:
         problems.append(f"{lag} outbox rows not applied")
     if int(snapshot.manifest.get("watermark", 0)) < processed:
@@ -857,8 +832,6 @@ def _check_need_vectors(inst: Installation, path: Path) -> list[str]:
     app = _app_for(inst)
     problems = []
     with app.app_context():
-        import sqlalchemy as sa
-
         from models import Need, NeedStatus, db
         from web.services.records import need_record
 
