@@ -11,20 +11,11 @@ from pathlib import Path
 
 from .engine import Engine
 from .records import AchievementRecord, ExpertAttributes, ExpertRecord, NeedRecord
+from .text import has_lone_surrogates
 
 
 class InputError(Exception):
     """Bad input; the message names the file, the line and what is wrong."""
-
-
-def _has_surrogates(value) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogates(v) for v in value)
-    return False
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict]]:
@@ -49,7 +40,7 @@ def _lines(path: Path) -> Iterator[tuple[int, dict]]:
                     raise InputError(f"{path}: line {number}: JSON nested too deeply") from None
                 except ValueError as exc:  # e.g. an integer with thousands of digits
                     raise InputError(f"{path}: line {number}: unreadable value ({exc})") from None
-                if _has_surrogates(record):
+                if has_lone_surrogates(record):
                     raise InputError(f"{path}: line {number}: text contains lone surrogates (\\ud800-\\udfff), which are not text")
                 if not isinstance(record, dict):
                     raise InputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")

@@ -42,6 +42,21 @@ def _traditional_converter():
     return converter, frozenset(traditional)
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_lone_surrogates(value) -> bool:
+    """Lone UTF-16 surrogates (JSON's "\ud800") anywhere in a string, or in the keys and values
+    of nested dicts and lists: they are not text, and no database or file can store them."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_lone_surrogates(k) or has_lone_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogates(v) for v in value)
+    return False
+
+
 def normalise(text: str) -> str:
     """Full-width → half-width (NFKC), traditional → simplified, lower-case Latin."""
     if not text:

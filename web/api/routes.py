@@ -8,6 +8,7 @@ from flask import current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from matcher.text import has_lone_surrogates
 from models import Role
 
 from ..access import authenticated, no_session_needed, public, roles_required
@@ -17,7 +18,7 @@ from ..services import experts as expert_service
 from ..services.errors import NotFound, ValidationError
 from ..services.presenters import expert_view, match_view, may_see_expert_contacts, need_view
 from ..services.tokens import issue_token
-from ..services.validation import MAX_ID, has_invalid_text, parse_id
+from ..services.validation import MAX_ID, parse_id
 from . import bp
 from .openapi import document
 
@@ -34,9 +35,9 @@ def body() -> dict:
     problem = "contains lone surrogates (\\ud800-\\udfff), which are not text"
     bad = {}
     for key, value in data.items():
-        if has_invalid_text(key):
+        if has_lone_surrogates(key):
             bad["body"] = problem
-        elif has_invalid_text(value):
+        elif has_lone_surrogates(value):
             bad[key] = problem
     if bad:
         raise ValidationError(f"invalid text in {', '.join(sorted(bad))}", fields=bad)

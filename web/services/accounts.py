@@ -7,6 +7,7 @@ import re
 
 import sqlalchemy as sa
 
+from matcher.text import has_lone_surrogates
 from models import (
     AccountStatus,
     ExpertProfile,
@@ -101,9 +102,7 @@ def create_user(
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None. Logs the attempt (never the password)."""
-    from .validation import has_invalid_text
-
-    if has_invalid_text(email) or has_invalid_text(password):
+    if has_lone_surrogates(email) or has_lone_surrogates(password):
         security_log.warning("login_failed reason=invalid_text")
         return None
     try:

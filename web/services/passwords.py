@@ -8,6 +8,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from matcher.text import has_lone_surrogates
+
 from .errors import N_, ValidationError
 
 MIN_LENGTH = 8
@@ -29,10 +31,8 @@ def _common_passwords() -> frozenset[str]:
 
 
 def check_password_policy(password: str, *, email: str = "", field: str = "password") -> None:
-    from .validation import has_invalid_text
-
     problems = []
-    if has_invalid_text(password):
+    if has_lone_surrogates(password):
         problems.append(N_("contains characters that are not valid text"))
     elif len(password) < MIN_LENGTH:
         problems.append(N_("must be at least %(min)s characters", min=MIN_LENGTH))

@@ -12,23 +12,12 @@ from datetime import date
 from typing import Any
 
 from matcher.taxonomy import load_taxonomy
+from matcher.text import has_lone_surrogates
 from models import CooperationMode
 
 from .errors import N_, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def has_invalid_text(value) -> bool:
-    """Lone UTF-16 surrogates (JSON's "\ud800") are not text: no database or file can store them."""
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(has_invalid_text(k) or has_invalid_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_invalid_text(v) for v in value)
-    return False
 
 
 def _empty(value) -> bool:
@@ -57,7 +46,7 @@ class Cleaner:
         if not isinstance(value, str):
             self.fail(field, N_("must be text"))
             return
-        if has_invalid_text(value):
+        if has_lone_surrogates(value):
             self.fail(field, N_("contains characters that are not valid text"))
             return
         value = _CONTROL.sub("", value).strip()
@@ -73,7 +62,7 @@ class Cleaner:
     def string_list(self, field: str, *, max_items: int, max_len: int) -> None:
         value = self.data.get(field)
         value = [] if _empty(value) else value
-        if has_invalid_text(value):
+        if has_lone_surrogates(value):
             self.fail(field, N_("contains characters that are not valid text"))
             return
         if isinstance(value, str):
