@@ -127,7 +127,6 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
         .where(sa.or_(ExpertProfile.name.ilike(like, escape="\\"), Organization.name.ilike(like, escape="\\")))
         .order_by(ExpertProfile.name, ExpertProfile.id).limit(limit)
     ).all()
-    found = {p.id: p for p in by_name}
     ranked_ids: list[int] = []
     try:
         engine = reader().engine()
@@ -136,12 +135,13 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
         ranked_ids = [int(s.expert_id) for s in ranked if s.evidence.get("matched_terms")]
     except IndexNotReady:
         pass
-    missing = [i for i in ranked_ids if i not in found]
+    found = {p.id: p for p in by_name}
+    order = list(dict.fromkeys([*found, *ranked_ids]))  # name matches first, then topic matches
+    missing = [i for i in order if i not in found]
     if missing:
-        for profile in db.session.scalars(sa.select(ExpertProfile).where(ExpertProfile.id.in_(missing))):
-            found[profile.id] = profile
-    order = [p.id for p in by_name] + [i for i in ranked_ids if i not in {p.id for p in by_name}]
-    return [found[i] for i in order if i in found and (found[i].user is None or found[i].user.status == AccountStatus.ACTIVE)][:limit]
+        found.update((p.id, p) for p in db.session.scalars(sa.select(ExpertProfile).where(ExpertProfile.id.in_(missing))))
+    active = [found[i] for i in order if i in found and (found[i].user is None or found[i].user.status == AccountStatus.ACTIVE)]
+    return active[:limit]
 
 
 def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> int:
