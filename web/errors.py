@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException
 
 from .access import wants_json
 from .services.errors import DomainError
@@ -46,11 +46,14 @@ def init_app(app: Flask) -> None:
             logging.getLogger("matcher.security").warning("rate_limited path=%s endpoint=%s", request.path, request.endpoint)
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
-            response, status = json_error(exc.code or 500, code, exc.description or exc.name)
-            if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-                response.headers["Allow"] = ", ".join(exc.valid_methods)
-            return response, status
-        return _page(exc.code or 500)
+            response = make_response(json_error(exc.code or 500, code, exc.description or exc.name))
+        else:
+            response = make_response(_page(exc.code or 500))
+        # The exception's own headers (Allow on a 405, WWW-Authenticate...) go with either body.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(exc: IntegrityError):
