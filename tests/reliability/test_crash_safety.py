@@ -177,11 +177,10 @@ def test_a_damaged_index_is_rebuilt_on_restart_to_the_same_suggestions(template,
 
 def _sample_needs(inst: crash.Installation) -> list[int]:
     """Open demo needs: two English, two Chinese (the dense channel reads only English here)."""
-    import contextlib
-    import sqlite3
+    import sqlalchemy as sa
 
-    with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
-        rows = con.execute("SELECT id, title FROM needs WHERE status = 'open' ORDER BY id").fetchall()
+    with crash.connect(inst) as con:
+        rows = con.execute(sa.text("SELECT id, title FROM needs WHERE status = 'open' ORDER BY id")).fetchall()
     english = [i for i, t in rows if t.isascii()][:2]
     chinese = [i for i, t in rows if not t.isascii()][:2]
     return english + chinese
