@@ -410,8 +410,8 @@ def test_3c_expert_adds_a_keyword_and_an_achievement(live_server, role_page, jou
     count_before = page.locator("#achievements ul.achievements > li").count()
     assert expert.keywords and NEW_KEYWORD not in expert.keywords
 
-    # The keyword list as the expert means it (typed in full: the field's initial value is
-    # wrong, see the test above), with one keyword added.
+    # The keyword list typed in full, as an expert who retypes the field would, with one
+    # keyword added (the field's initial value is checked by the test above).
     profile.locator("#keywords").fill(", ".join((*expert.keywords, NEW_KEYWORD)))
     shot(page, "expert-profile-edit")
     profile.locator("[type=submit]").click()
