@@ -228,8 +228,8 @@ def load_demo(dataset: DemoDataset | None = None, *, password: str | None = None
             session.add(User(email=email, password_hash=password_hash, name=name, role=role,
                              status=AccountStatus.ACTIVE, is_demo=True))
             logins.append(DemoLogin(role, email, name))
-        orgs = _load_organizations(session, dataset, password_hash, logins)
-        experts = _load_experts(session, dataset, orgs, password_hash, logins)
+        orgs = _load_organizations(session, dataset, password_hash)
+        experts = _load_experts(session, dataset, orgs, password_hash)
         needs = _load_needs(session, dataset, orgs)
         _load_matches(session, dataset, needs, experts)
         session.flush()
@@ -255,7 +255,7 @@ def _showcase_logins(session) -> list[DemoLogin]:
     return logins
 
 
-def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Organization]:
+def _load_organizations(session, dataset, password_hash) -> dict[str, Organization]:
     orgs: dict[str, Organization] = {}
     by_name: dict[str, Organization] = {}
     for record in dataset.organizations:
@@ -280,7 +280,7 @@ def _load_organizations(session, dataset, password_hash, logins) -> dict[str, Or
     return orgs
 
 
-def _load_experts(session, dataset, orgs, password_hash, logins) -> dict[str, ExpertProfile]:
+def _load_experts(session, dataset, orgs, password_hash) -> dict[str, ExpertProfile]:
     experts: dict[str, ExpertProfile] = {}
     for record in dataset.experts:
         fields = clean_profile(_profile_fields(record), partial=False)
