@@ -20,10 +20,6 @@ from .errors import N_, ValidationError
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _empty(value) -> bool:
-    return value is None or value == "" or value == []
-
-
 COOPERATION_MODES = [mode.value for mode in CooperationMode]
 
 
@@ -38,6 +34,12 @@ class Cleaner:
 
     def present(self, field: str) -> bool:
         return field in self.data
+
+    def _list_input(self, field: str) -> Any:
+        """The field's raw value, with absent, null, "" and [] all meaning an empty list (other
+        falsy values such as 0 or false stay, and fail the type check)."""
+        value = self.data.get(field)
+        return [] if value is None or value == "" or value == [] else value
 
     def text(self, field: str, *, max_len: int, required: bool = False, multiline: bool = False) -> None:
         value = self.data.get(field)
@@ -60,8 +62,7 @@ class Cleaner:
             self.clean[field] = value
 
     def string_list(self, field: str, *, max_items: int, max_len: int) -> None:
-        value = self.data.get(field)
-        value = [] if _empty(value) else value
+        value = self._list_input(field)
         if has_lone_surrogates(value):
             self.fail(field, N_("contains characters that are not valid text"))
             return
@@ -83,8 +84,7 @@ class Cleaner:
             self.clean[field] = items
 
     def codes(self, field: str, *, kind: str, max_items: int = 5) -> None:
-        value = self.data.get(field)
-        value = [] if _empty(value) else value
+        value = self._list_input(field)
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -103,8 +103,7 @@ class Cleaner:
             self.clean[field] = list(dict.fromkeys(value))
 
     def modes(self, field: str) -> None:
-        value = self.data.get(field)
-        value = [] if _empty(value) else value
+        value = self._list_input(field)
         if isinstance(value, str):
             value = [part.strip() for part in re.split(r"[,，\s]+", value) if part.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
