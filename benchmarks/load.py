@@ -397,7 +397,11 @@ class Visitor(HttpUser):
                   json={"status": NEXT_OUTCOME[match["status"]], "note": "负载测试"}, conflict_ok=True)
         self.matches = []
 
-    def match_pages(self) -> None:
+    @task(1)
+    def matches_page(self) -> None:
+        """Every role reads its match list and one match as pages (weight 1 for all)."""
+        if not self.ready():
+            return
         if self.page("/matches/", "GET /matches/ (html)"):
             pool = [m["id"] for m in self.matches]
             if pool:
@@ -497,11 +501,6 @@ class Coordinator(Visitor):
         if self.ready() and not self.page("/dashboard/", "GET /dashboard/ (html)"):
             self.stats()
 
-    @task(1)
-    def matches_page(self) -> None:
-        if self.ready():
-            self.match_pages()
-
 
 class Party(Visitor):
     """What an enterprise and an expert both do: follow their matches, answer proposals, record
@@ -523,11 +522,6 @@ class Party(Visitor):
     def outcome(self) -> None:
         if self.ready():
             self.record_outcome()
-
-    @task(1)
-    def matches_page(self) -> None:
-        if self.ready():
-            self.match_pages()
 
     @task(1)
     def notifications_page(self) -> None:
