@@ -40,11 +40,11 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     app = worker.wsgi
     if app.config.get("INDEXER_MODE") == "thread":
-        from web.services.indexing import start_indexer_thread
-        from web.services.mail import start_mail_thread
+        from web.infra.mail import start_mail_thread
+        from web.matching.indexing import start_indexer_thread
 
         start_indexer_thread(app)
         start_mail_thread(app)
-    from web.services.search import warm_up
+    from web.matching.search import warm_up
 
     warm_up(app)

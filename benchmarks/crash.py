@@ -20,7 +20,7 @@ kills the indexer. Afterwards:
   every B-tree index;
 * after ``flask --app wsgi matcher indexer --once`` the live snapshot holds exactly the
   database's items: the item table (``items.json``) against experts/achievements, the counts of
-  ``web.services.indexing.expected_counts``, vectors/FAISS against the item table, need vectors
+  ``web.matching.indexing.expected_counts``, vectors/FAISS against the item table, need vectors
   against the open needs.
 
 Prints one JSON object (or a short text); never asserts. ``tests/reliability`` uses the same
@@ -810,7 +810,7 @@ def _expected_counts(inst: Installation) -> tuple[int, int]:
     app = _app_for(inst)
     with app.app_context():
         from models import db
-        from web.services.indexing import expected_counts
+        from web.matching.indexing import expected_counts
 
         try:
             return expected_counts()
@@ -833,7 +833,7 @@ def _check_need_vectors(inst: Installation, path: Path) -> list[str]:
     problems = []
     with app.app_context():
         from models import Need, NeedStatus, db
-        from web.services.records import need_record
+        from web.matching.records import need_record
 
         try:
             records = {str(n.id): need_record(n) for n in db.session.scalars(sa.select(Need).where(Need.status != NeedStatus.CLOSED))}

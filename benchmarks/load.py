@@ -119,7 +119,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 def demo_accounts() -> tuple[list[str], list[str]]:
     """(enterprise sign-in e-mails with at least one need, expert sign-in e-mails), as
-    ``web.services.demo`` creates them: enterprise contacts and expert profile e-mails, lower-cased."""
+    ``web.infra.demo`` creates them: enterprise contacts and expert profile e-mails, lower-cased."""
     enterprises: dict[str, str] = {}  # organisation id -> e-mail
     need_counts: dict[str, int] = defaultdict(int)
     experts: list[str] = []

@@ -7,7 +7,7 @@ lists (logged as impressions by the service, exactly as in the UI) for needs clo
 demo needs with varied regions, and proposes the two experts a hidden preference likes best:
 relevant text, but above all local experts (same province), with spare capacity and recent
 work. About a third of the experts are made full so that capacity varies. Training and
-evaluation then run through ``web.services.ranking.train`` — the code path of
+evaluation then run through ``web.matching.ranking.train`` — the code path of
 ``flask matcher train-ranker`` — which fits on older lists and compares on newer ones.
 """
 
@@ -41,11 +41,11 @@ def run(decisions: int, seed: int) -> dict:
 
         from matcher.taxonomy import load_taxonomy
         from models import ExpertProfile, Need, NeedStatus, Role, User, db, write_transaction
-        from web.services.demo import load_demo, read_dataset
-        from web.services.indexing import Indexer
-        from web.services.matches import propose
-        from web.services.ranking import train
-        from web.services.search import suggest
+        from web.domain.matches import propose
+        from web.infra.demo import load_demo, read_dataset
+        from web.matching.indexing import Indexer
+        from web.matching.ranking import train
+        from web.matching.search import suggest
 
         upgrade()
         load_demo(read_dataset(), password="simulation-only-password")

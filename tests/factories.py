@@ -22,7 +22,7 @@ from models import (
     User,
     write_transaction,
 )
-from web.services.passwords import hash_password
+from web.infra.passwords import hash_password
 
 _counter = itertools.count(1)
 _HASH: dict[str, str] = {}

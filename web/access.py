@@ -19,6 +19,15 @@ security_log = logging.getLogger("matcher.security")
 
 ACCESS_ATTR = "_access_rule"
 
+# Role groups, named once: every view, service and API resource uses these.
+STAFF: tuple[Role, ...] = (Role.COORDINATOR, Role.ADMIN)
+PARTIES: tuple[Role, ...] = (Role.ENTERPRISE, Role.EXPERT)
+
+
+def is_staff(user) -> bool:
+    """Coordinators and administrators: they see every need, expert and match."""
+    return getattr(user, "role", None) in STAFF
+
 
 def _mark(rule: tuple[str, frozenset[Role]]) -> Callable:
     def decorator(view: Callable) -> Callable:

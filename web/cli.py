@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from models import AccountStatus, Role
 
-from .services.errors import ValidationError
+from .domain.errors import ValidationError
 
 users_cli = AppGroup("users", help="Manage accounts.")
 demo_cli = AppGroup("demo", help="The demo dataset.")
@@ -26,7 +26,7 @@ matcher_cli = AppGroup("matcher", help="The matching index.")
 @click.option("--name", required=True, help="person's name; for an enterprise also its organisation's name")
 def create_user_command(role: str, email: str, password: str, name: str) -> None:
     """Create an active account."""
-    from .services.accounts import create_user
+    from .domain.accounts import create_user
 
     try:
         user = create_user(role=Role(role), email=email, password=password, name=name, status=AccountStatus.ACTIVE)
@@ -39,8 +39,8 @@ def create_user_command(role: str, email: str, password: str, name: str) -> None
 @click.option("--if-empty", is_flag=True, help="do nothing (exit 0) when the database already has data")
 def demo_load_command(if_empty: bool) -> None:
     """Load data/demo into an empty database (demo and test configurations only)."""
-    from .services.demo import database_is_empty, load_demo, read_dataset
-    from .services.demo_credentials import save_credentials
+    from .infra.demo import database_is_empty, load_demo, read_dataset
+    from .infra.demo_credentials import save_credentials
 
     if not (current_app.config.get("DEMO_MODE") or current_app.config.get("TESTING")):
         raise click.ClickException("demo accounts exist only in demo mode (MATCHER_ENV=development); refusing")
@@ -58,7 +58,7 @@ def demo_load_command(if_empty: bool) -> None:
 @demo_cli.command("credentials")
 def demo_credentials_command() -> None:
     """Print how to sign in as each demo role."""
-    from .services.demo_credentials import describe_credentials
+    from .infra.demo_credentials import describe_credentials
 
     click.echo(describe_credentials(current_app.instance_path))
 
@@ -67,7 +67,7 @@ def demo_credentials_command() -> None:
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def reindex_command(quiet: bool) -> None:
     """Rebuild the whole index from the database (waits for a running indexer's lock)."""
-    from .services.indexing import Indexer, IndexerBusy
+    from .matching.indexing import Indexer, IndexerBusy
 
     indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"], progress=not quiet)
     try:
@@ -84,7 +84,7 @@ def reindex_command(quiet: bool) -> None:
 @click.option("--once", is_flag=True, help="start (rebuilding if needed), drain the outbox once, exit")
 def indexer_command(once: bool) -> None:
     """Run the single index writer (production: its own process)."""
-    from .services.indexing import Indexer, IndexerBusy
+    from .matching.indexing import Indexer, IndexerBusy
 
     indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"])
     try:
@@ -109,7 +109,7 @@ def indexer_command(once: bool) -> None:
 @click.option("--min-decisions", default=20, show_default=True, help="proposals needed before training")
 def train_ranker_command(min_decisions: int) -> None:
     """Learn ranking weights from coordinator decisions; activate only if better on newer ones."""
-    from .services.ranking import train
+    from .matching.ranking import train
 
     report = train(min_decisions=min_decisions)
     click.echo(report.message)
@@ -122,7 +122,7 @@ def status_command() -> None:
     """Print the health report (database, index, lag) as JSON."""
     import json
 
-    from .services.health import health_report
+    from .infra.health import health_report
 
     report = health_report()
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -138,7 +138,7 @@ mail_cli = AppGroup("mail", help="The e-mail outbox.")
 @click.option("--once", is_flag=True, help="send what is pending and exit")
 def mail_dispatch_command(once: bool) -> None:
     """Send queued e-mails (SMTP when MAIL_SERVER is set, the log otherwise)."""
-    from .services.mail import deliver_pending, run
+    from .infra.mail import deliver_pending, run
 
     if once:
         click.echo(f"sent {deliver_pending(current_app.config, limit=1000)} message(s)")

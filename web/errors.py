@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from .access import wants_json
-from .services.errors import DomainError
+from .domain.errors import DomainError
 
 log = logging.getLogger("matcher.web")
 

@@ -9,8 +9,8 @@ from wtforms.fields.choices import SelectChoice
 
 from matcher.taxonomy import load_taxonomy
 
+from .domain.errors import FIELD_LABELS, ValidationError, localize
 from .labels import COOPERATION_MODE
-from .services.errors import FIELD_LABELS, ValidationError, localize
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -20,7 +20,7 @@ def load_bearer_user(req):
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    from .services.tokens import user_for_token
+    from .infra.tokens import user_for_token
 
     user = user_for_token(header[len("Bearer ") :].strip())
     g.token_auth = user is not None
@@ -79,7 +79,7 @@ def template_context():
 def _unread() -> int:
     if not current_user.is_authenticated:
         return 0
-    from .services.notify import unread_count
+    from .domain.notify import unread_count
 
     return unread_count(current_user)
 
@@ -91,7 +91,7 @@ def need_age_days(need) -> int:
 
 
 def init_app(app: Flask) -> None:
-    from .services.accounts import load_session_user
+    from .domain.accounts import load_session_user
 
     login_manager.user_loader(load_session_user)
     login_manager.request_loader(load_bearer_user)

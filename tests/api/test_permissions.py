@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from models import AccountStatus, Achievement, ExpertProfile, Match, Need, User, db, write_transaction
 from web.api.openapi import document
-from web.services import matches as match_service
-from web.services.tokens import issue_token
+from web.domain import matches as match_service
+from web.infra.tokens import issue_token
 
 ROLES = ["anonymous", "enterprise", "other_enterprise", "expert", "other_expert", "coordinator", "admin"]
 ERROR_CODES = {400: "validation_error", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -127,8 +127,8 @@ def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int,
         import sqlalchemy as sa
 
         from models import ExpertProfile, Role, User, db
-        from web.services.demo import load_demo, read_dataset
-        from web.services.indexing import Indexer
+        from web.infra.demo import load_demo, read_dataset
+        from web.matching.indexing import Indexer
 
         upgrade()
         _, logins = load_demo(read_dataset(), password=DEMO_PASSWORD)

@@ -128,7 +128,7 @@ def seeded_database(tmp_path_factory, template_db, postgres, postgres_template):
         from matcher.embedding import ModelNotFound
         from models import db
         from tests.conftest import unavailable
-        from web.services.indexing import Indexer
+        from web.matching.indexing import Indexer
 
         indexer = Indexer(str(index_dir), app.config["MATCHER_EMBEDDING_MODEL"])
         indexer.acquire()

@@ -11,8 +11,8 @@ from werkzeug.routing import IntegerConverter
 
 from models import User, db
 from tests.conftest import csrf_token, make_app
-from web.services.errors import ValidationError
-from web.services.passwords import check_password_policy, hash_password, verify_password
+from web.domain.errors import ValidationError
+from web.infra.passwords import check_password_policy, hash_password, verify_password
 
 # -- passwords ------------------------------------------------------------------------------
 
@@ -290,7 +290,7 @@ def test_no_contact_detail_reaches_any_log_line(client, factory, caplog):
     match = client.post("/api/v1/matches", headers=h["coordinator"], json={"need_id": need["id"], "expert_id": expert.expert_id}).get_json()
     for role in ("expert", "enterprise"):
         client.post(f"/api/v1/matches/{match['id']}/respond", headers=h[role], json={"accept": True})
-    from web.services.mail import deliver_pending
+    from web.infra.mail import deliver_pending
 
     with client.application.app_context():
         deliver_pending({"MAIL_SERVER": ""})

@@ -1,7 +1,7 @@
 """Property-based tests: untrusted input gets a clear error, never an unhandled exception.
 
 * the JSON Lines reader of ``python -m matcher score`` (``matcher.batch``);
-* the CSV/XLSX importers of experts and needs (``web.services.imports``/``spreadsheets``);
+* the CSV/XLSX importers of experts and needs (``web.formats.imports``/``spreadsheets``);
 * the cleaners shared by forms, API and importers (``clean_need``, ``clean_profile``,
   ``clean_achievement``).
 
@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher.batch import InputError, read_experts, read_needs
-from web.services.errors import ValidationError
-from web.services.experts import PROFILE_FIELDS, clean_achievement, clean_profile
-from web.services.needs import EDITABLE_FIELDS, clean_need
-from web.services.transfer_columns import COLUMNS, KIND_NAMES_ZH, MODE_NAMES_ZH
+from web.domain.errors import ValidationError
+from web.domain.experts import PROFILE_FIELDS, clean_achievement, clean_profile
+from web.domain.needs import EDITABLE_FIELDS, clean_need
+from web.formats.transfer_columns import COLUMNS, KIND_NAMES_ZH, MODE_NAMES_ZH
 
 FUZZ = settings(deadline=None, max_examples=120, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -257,8 +257,8 @@ def check_import_outcome(app, kind: str, filename: str, data: bytes) -> None:
     """read → plan (the preview) → commit: either a file-level refusal, or per-row problems
     naming row, column and problem with nothing written, or everything written."""
     from models import db
-    from web.services.imports import ImportRejected, commit_import, plan_import, read_import
-    from web.services.spreadsheets import FileRejected
+    from web.formats.imports import ImportRejected, commit_import, plan_import, read_import
+    from web.formats.spreadsheets import FileRejected
 
     with app.test_request_context("/"):
         try:

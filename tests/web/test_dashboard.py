@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from models import Match, MatchEvent, MatchStatus, write_transaction
-from web.services import stats
-from web.services.errors import ValidationError
+from web.domain import stats
+from web.domain.errors import ValidationError
 
 FORMULA_REGION = '=HYPERLINK("http://evil.example","x")'
 STAGES = list(stats.STAGES)

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from models import Achievement, ExpertProfile, Match, Need, Organization, User, db
-from web.services.demo import load_demo, read_dataset, validate_dataset
+from web.infra.demo import load_demo, read_dataset, validate_dataset
 
 
 def test_every_demo_record_validates():
@@ -44,7 +44,7 @@ def test_demo_passwords_are_generated_not_fixed(ctx):
     assert len(first) >= 12
     user = db.session.scalar(sa.select(User).where(User.email == "coordinator@demo.example.cn"))
     assert user.is_demo
-    from web.services.passwords import verify_password
+    from web.infra.passwords import verify_password
 
     assert verify_password(user.password_hash, first) and not verify_password(user.password_hash, "admin")
 

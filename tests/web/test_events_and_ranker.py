@@ -22,9 +22,10 @@ from models import (
     utcnow,
     write_transaction,
 )
-from web.services import events, matches, ranking
-from web.services.indexing import Indexer
-from web.services.search import suggest
+from web.domain import events, matches
+from web.matching import ranking
+from web.matching.indexing import Indexer
+from web.matching.search import suggest
 
 pytestmark = pytest.mark.slow
 

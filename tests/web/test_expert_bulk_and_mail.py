@@ -2,8 +2,8 @@ import sqlalchemy as sa
 
 from models import Achievement, AchievementKind, EmailMessage, db
 from tests.conftest import csrf_token
-from web.services.experts import parse_publication_list
-from web.services.mail import deliver_pending, mask
+from web.domain.experts import parse_publication_list
+from web.infra.mail import deliver_pending, mask
 
 
 def test_publication_lines_become_achievements_with_year_and_kind():

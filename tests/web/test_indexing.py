@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token
-from web.services.indexing import Indexer, IndexerBusy
-from web.services.search import IndexReader
+from web.matching.indexing import Indexer, IndexerBusy
+from web.matching.search import IndexReader
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def make_indexer(app):
 def suggestions(app, need_id):
     with app.app_context():
         from models import Need, db
-        from web.services.records import attributes_for, need_record
+        from web.matching.records import attributes_for, need_record
 
         reader = IndexReader(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"], check_every=0)
         return [s.expert_id for s in reader.engine().rank(need_record(db.session.get(Need, need_id)), attributes_for, limit=5)]
@@ -39,7 +39,7 @@ def test_first_start_builds_the_index_and_marks_the_outbox_processed(app, factor
     with app.app_context():
         indexer = make_indexer(app)
         assert indexer.start().startswith("rebuilt")
-        from web.services.health import index_lag
+        from web.infra.health import index_lag
 
         assert index_lag() == 0
     assert suggestions(app, need.id)[0] == str(spring.expert_id)
@@ -55,7 +55,7 @@ def test_a_profile_edit_reaches_the_readers_after_one_drain(app, client, auth, f
     client.post("/expert/achievements", data={"csrf_token": csrf_token(page), "kind": "paper",
                                               "title": "汽车悬架弹簧断裂失效分析与寿命预测", "abstract": "弹簧断裂 断口 疲劳", "year": "2025"})
     with app.app_context():
-        from web.services.health import index_lag
+        from web.infra.health import index_lag
 
         assert index_lag() >= 1
         assert indexer.drain() >= 1

@@ -32,11 +32,11 @@ from models import (
 from tests.conftest import csrf_token
 from tests.factories import Factory
 from tests.web.pages import find_form, flashes, section, submit
-from web.services import matches as match_service
+from web.domain import matches as match_service
 
 PASSWORD = Factory.PASSWORD
 
-# The sentences each notification kind shows (web/services/notify.py, English).
+# The sentences each notification kind shows (web/domain/notify.py, English).
 MESSAGES = {
     "proposed": "A coordinator proposed a match. Please accept or decline.",
     "expert_accepted": "The expert accepted. Please give your answer.",
@@ -91,7 +91,7 @@ def sentence(app, kind: str, locale: str = "zh") -> str:
     """The notification sentence for ``kind`` as an e-mail in ``locale`` shows it."""
     from flask_babel import force_locale
 
-    from web.services.notify import message
+    from web.domain.notify import message
 
     with app.test_request_context(), force_locale(locale):
         return message(kind)

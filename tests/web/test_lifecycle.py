@@ -1,4 +1,4 @@
-"""The match lifecycle service (web/services/matches.py) on its own: legal and illegal
+"""The match lifecycle service (web/domain/matches.py) on its own: legal and illegal
 transitions, idempotency, decline reasons, conflicts, the audit trail, and two requests
 racing for the same match (the app's SQLite file runs in WAL mode, so threads contend)."""
 
@@ -24,9 +24,9 @@ from models import (
     db,
     write_transaction,
 )
-from web.services import matches as svc
-from web.services.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
-from web.services.tokens import issue_token
+from web.domain import matches as svc
+from web.domain.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from web.infra.tokens import issue_token
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from models import ExpertProfile, User, db, write_transaction
 from tests.conftest import csrf_token
 from tests.web.pages import links
-from web.services.exports import EXPORT_KINDS, FORMATS
-from web.services.tokens import issue_token
+from web.formats.exports import EXPORT_KINDS, FORMATS
+from web.infra.tokens import issue_token
 
 ACCEPT = {"accept": True}
 # How each match reaches its state, step by step: (who, API action, body).
@@ -89,7 +89,7 @@ def _enterprise(factory, n: int, *, name: str, phone: str, email: str, wechat: s
 
 def _event(app, coordinator, need_ids: list[int], expert_ids: list[int]) -> int:
     """A matchmaking event holding every need and expert (its pages are walked too)."""
-    from web.services import events
+    from web.domain import events
 
     with app.app_context():
         actor = db.session.get(User, coordinator.id)

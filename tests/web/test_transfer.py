@@ -423,7 +423,7 @@ def test_confirm_rechecks_and_writes_nothing_when_the_data_changed(app, client, 
 
 
 def test_a_failure_halfway_through_the_write_rolls_everything_back(app, client, auth, monkeypatch):
-    from web.services import imports
+    from web.formats import imports
 
     calls = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models import AchievementKind, CooperationMode, MatchStatus, NeedStatus
 
-from ..services.matches import CLOSE_REASONS, DECLINE_REASONS
+from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
 
 
 def _ref(name: str) -> dict:

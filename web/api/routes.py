@@ -11,18 +11,16 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from matcher.text import has_lone_surrogates
 from models import Role
 
-from ..access import authenticated, no_session_needed, public, roles_required
+from ..access import STAFF, authenticated, no_session_needed, public, roles_required
+from ..domain import accounts, matches, needs
+from ..domain import experts as expert_service
+from ..domain.errors import NotFound, ValidationError
+from ..domain.presenters import expert_view, match_view, may_see_expert_contacts, need_view
+from ..domain.validation import MAX_ID, parse_id
 from ..extensions import limiter
-from ..services import accounts, matches, needs
-from ..services import experts as expert_service
-from ..services.errors import NotFound, ValidationError
-from ..services.presenters import expert_view, match_view, may_see_expert_contacts, need_view
-from ..services.tokens import issue_token
-from ..services.validation import MAX_ID, parse_id
+from ..infra.tokens import issue_token
 from . import bp
 from .openapi import document
-
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def body() -> dict:
@@ -115,7 +113,7 @@ def update_need(need_id: int):
 @bp.route("/needs/<int:need_id>/suggestions", methods=["GET"])
 @roles_required(*STAFF)
 def suggestions(need_id: int):
-    from ..services.search import IndexNotReady, suggest
+    from ..matching.search import IndexNotReady, suggest
 
     limit = int_arg("limit", 20, 1, 100)
     try:
@@ -243,7 +241,7 @@ def outcome(match_id: int):
 @bp.route("/stats", methods=["GET"])
 @roles_required(*STAFF)
 def stats():
-    from ..services import stats as stats_service
+    from ..domain import stats as stats_service
 
     start, end = stats_service.parse_period(request.args.get("from"), request.args.get("to"))
     return jsonify({"summary": stats_service.summary(), "funnel": stats_service.funnel(start, end)})

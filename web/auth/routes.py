@@ -11,9 +11,9 @@ from flask_login import current_user, login_user, logout_user
 from models import Role
 
 from ..access import authenticated, public, role_home
+from ..domain import accounts
+from ..domain.errors import ValidationError
 from ..extensions import limiter
-from ..services import accounts
-from ..services.errors import ValidationError
 from . import bp
 from .forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 

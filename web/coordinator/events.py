@@ -7,17 +7,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from models import Role
-
-from ..access import roles_required
+from ..access import STAFF, roles_required
+from ..domain import events as event_service
+from ..domain.errors import DomainError
+from ..domain.validation import parse_id
 from ..forms import ActionForm, industry_choices
-from ..services import events as event_service
-from ..services.errors import DomainError
-from ..services.search import IndexNotReady
-from ..services.validation import parse_id
+from ..matching.search import IndexNotReady
 from . import bp
-
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def _ids(name: str) -> list[int]:

@@ -6,19 +6,17 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from models import AccountStatus, NeedStatus, Role
+from models import AccountStatus, NeedStatus
 
-from ..access import roles_required
+from ..access import STAFF, roles_required
+from ..domain import accounts as account_service
+from ..domain import matches as match_service
+from ..domain import needs as need_service
+from ..domain.errors import DomainError
+from ..domain.validation import parse_id
 from ..forms import ActionForm
-from ..services import accounts as account_service
-from ..services import matches as match_service
-from ..services import needs as need_service
-from ..services.errors import DomainError
-from ..services.search import IndexNotReady, suggest
-from ..services.validation import parse_id
+from ..matching.search import IndexNotReady, suggest
 from . import bp
-
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 @bp.route("/queue")

@@ -7,11 +7,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import Role
-
-from ..access import roles_required
-from ..services import stats
-from ..services.errors import ValidationError
+from ..access import STAFF, roles_required
+from ..domain import stats
+from ..domain.errors import ValidationError
 from . import bp, charts
 
 STAGE_LABELS = {
@@ -69,7 +67,7 @@ def _group_cells(breakdown: str, row: dict) -> list[str]:
 
 
 @bp.route("/")
-@roles_required(Role.COORDINATOR, Role.ADMIN)
+@roles_required(*STAFF)
 def index():
     filters = _filters()
     try:
@@ -92,7 +90,7 @@ def index():
 
 
 @bp.route("/export.csv")
-@roles_required(Role.COORDINATOR, Role.ADMIN)
+@roles_required(*STAFF)
 def export_csv():
     filters = _filters()
     breakdown = request.args.get("breakdown", "month")

@@ -10,9 +10,9 @@ from flask_login import current_user
 from models import Role
 
 from ..access import roles_required
+from ..domain import needs as need_service
+from ..domain.errors import ValidationError
 from ..forms import ActionForm, apply_errors, cooperation_mode_choices, industry_choices
-from ..services import needs as need_service
-from ..services.errors import ValidationError
 from . import bp
 from .forms import NeedForm
 

@@ -11,10 +11,10 @@ from wtforms.fields.choices import SelectChoice
 from models import Role
 
 from ..access import roles_required
+from ..domain import experts as expert_service
+from ..domain.errors import ValidationError
 from ..forms import ActionForm, apply_errors, cooperation_mode_choices, discipline_choices
 from ..labels import ACHIEVEMENT_KIND
-from ..services import experts as expert_service
-from ..services.errors import ValidationError
 from . import bp
 from .forms import AchievementForm, ProfileForm
 

@@ -37,7 +37,7 @@ def set_language(code: str):
 @bp.route("/healthz")
 @public
 def healthz():
-    from ..services.health import health_report
+    from ..infra.health import health_report
 
     report = health_report()
     # 503 only when the database is unreachable: without an index the pages still work.
@@ -47,8 +47,8 @@ def healthz():
 @bp.route("/notifications")
 @authenticated
 def notifications():
+    from ..domain.notify import message, notifications_for
     from ..forms import ActionForm
-    from ..services.notify import message, notifications_for
 
     items = notifications_for(current_user)
     return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm())
@@ -57,7 +57,7 @@ def notifications():
 @bp.route("/notifications/read", methods=["POST"])
 @authenticated
 def notifications_read():
-    from ..services.notify import mark_all_read
+    from ..domain.notify import mark_all_read
 
     mark_all_read(current_user)
     return redirect(url_for("main.notifications"))

@@ -4,7 +4,7 @@ from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from ..services.matches import CLOSE_REASONS, DECLINE_REASONS
+from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
 
 DECLINE_LABELS = {
     "not_my_field": _l("Not my field"),

@@ -7,11 +7,11 @@ from flask_login import current_user
 
 from models import MatchStatus, Role
 
-from ..access import authenticated, roles_required
-from ..services import matches as match_service
-from ..services.errors import DomainError
-from ..services.notify import message
-from ..services.presenters import match_view
+from ..access import authenticated, is_staff, roles_required
+from ..domain import matches as match_service
+from ..domain.errors import DomainError
+from ..domain.notify import message
+from ..domain.presenters import match_view
 from . import bp
 from .forms import CLOSE_LABELS, DECLINE_LABELS, OutcomeForm, RespondForm
 
@@ -28,7 +28,7 @@ def index():
     selected = request.args.get("status", "")
     items = match_service.matches_for(current_user, status=STATUS_FILTERS.get(selected))
     views = [match_view(m, current_user) for m in items]
-    stale = match_service.waiting_for_answer(7) if current_user.role in (Role.COORDINATOR, Role.ADMIN) else []
+    stale = match_service.waiting_for_answer(7) if is_staff(current_user) else []
     return render_template("matches/index.html", matches=views, selected=selected, filters=STATUS_FILTERS, stale=stale)
 
 

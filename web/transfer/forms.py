@@ -5,7 +5,7 @@ from wtforms import HiddenField, RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Regexp
 
-from ..services.uploads import TOKEN_PATTERN
+from ..formats.uploads import TOKEN_PATTERN
 
 
 class UploadForm(FlaskForm):

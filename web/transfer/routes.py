@@ -10,18 +10,15 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from models import Role
-
-from ..access import roles_required
-from ..services import exports, uploads
-from ..services.errors import NotFound
-from ..services.imports import ImportPlan, ImportRejected, commit_import, plan_import, read_import
-from ..services.spreadsheets import MAX_DATA_ROWS, FileRejected
-from ..services.transfer_columns import COLUMNS
+from ..access import STAFF, roles_required
+from ..domain.errors import NotFound
+from ..formats import exports, uploads
+from ..formats.imports import ImportPlan, ImportRejected, commit_import, plan_import, read_import
+from ..formats.spreadsheets import MAX_DATA_ROWS, FileRejected
+from ..formats.transfer_columns import COLUMNS
 from . import bp
 from .forms import ConfirmForm, UploadForm
 
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

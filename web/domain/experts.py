@@ -7,6 +7,7 @@ from typing import Any
 
 from models import Achievement, AchievementKind, ExpertProfile, Role, User, db, write_transaction
 
+from ..access import is_staff
 from .errors import N_, NotFound, PermissionDenied, ValidationError
 from .validation import Cleaner
 
@@ -123,7 +124,7 @@ def expert_for(actor: User, expert_id: int) -> ExpertProfile:
     profile = db.session.get(ExpertProfile, expert_id)
     if profile is None:
         raise NotFound(f"expert {expert_id} does not exist")
-    if actor.role in (Role.COORDINATOR, Role.ADMIN):
+    if is_staff(actor):
         return profile
     if actor.role == Role.EXPERT and profile.user_id == actor.id:
         return profile

@@ -17,9 +17,10 @@ from flask import current_app
 from matcher import Engine, MatcherConfig, Suggestion
 from matcher.embedding import load_embedder
 from matcher.store import IndexCorrupt, IndexMissing, IndexStore
-from models import ExpertProfile, Need, Role, User, db
+from models import ExpertProfile, Need, User, db
 
-from .errors import NotFound, PermissionDenied
+from ..access import is_staff
+from ..domain.errors import NotFound, PermissionDenied
 from .ranking import DEFAULT_VERSION
 from .records import attributes_for, need_record
 
@@ -120,7 +121,7 @@ class SuggestionView:
 def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: bool = False) -> list[SuggestionView]:
     """Ranked experts for a need with explanations; coordinators and administrators only.
     Experts ruled out by a hard constraint follow the eligible ones when ``include_excluded``."""
-    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not is_staff(actor):
         raise PermissionDenied("only coordinators see suggestions")
     need = db.session.get(Need, need_id)
     if need is None:

@@ -35,12 +35,12 @@ from models import (
     write_transaction,
 )
 
-from .errors import ValidationError, localize
-from .experts import clean_achievement, clean_profile
-from .needs import clean_need
+from ..domain.errors import ValidationError, localize
+from ..domain.experts import clean_achievement, clean_profile
+from ..domain.needs import clean_need
+from ..domain.validation import Cleaner
 from .spreadsheets import Table, read_table, unescape_formula
 from .transfer_columns import COLUMNS, KIND_ALIASES, MODE_ALIASES, MODE_NAMES_ZH
-from .validation import Cleaner
 
 log = logging.getLogger("matcher.transfer")
 

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from matcher.text import has_lone_surrogates
 
-from .errors import N_, ValidationError
+from ..domain.errors import N_, ValidationError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128

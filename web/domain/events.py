@@ -20,16 +20,16 @@ from models import (
     Need,
     NeedStatus,
     Organization,
-    Role,
     User,
     db,
     utcnow,
     write_transaction,
 )
 
+from ..access import is_staff
+from ..matching.records import attributes_for, need_record
 from . import matches as match_service
 from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
-from .records import attributes_for, need_record
 from .validation import Cleaner
 
 MEETING_MINUTES = 30
@@ -37,7 +37,7 @@ CONFLICTS = {"conflict_same_organization", "conflict_declared", "cooperation_mod
 
 
 def _staff(actor: User) -> None:
-    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not is_staff(actor):
         raise PermissionDenied("only coordinators run matchmaking events")
 
 
@@ -115,7 +115,7 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
     """Experts a coordinator may invite, found by text: those whose name or organisation holds
     it first, then the engine's best experts for it as a topic ("荔枝保果", "titanium coating").
     Disabled or pending accounts are left out."""
-    from .search import IndexNotReady, reader
+    from ..matching.search import IndexNotReady, reader
 
     query = " ".join(str(query or "").split())[:100]
     if not query:
@@ -146,7 +146,7 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
 
 def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> int:
     """Invite each event need's best eligible experts."""
-    from .search import reader
+    from ..matching.search import reader
 
     event = event_for(actor, event_id)
     engine = reader().engine()
@@ -159,7 +159,7 @@ def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> in
 
 def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
     """Solve the assignment for the event's needs and invited experts; pinned slots are kept."""
-    from .search import reader
+    from ..matching.search import reader
 
     event = event_for(actor, event_id)
     if event.status == "published":

@@ -41,6 +41,7 @@ from models import (
     write_transaction,
 )
 
+from ..access import is_staff
 from .errors import N_, Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .notify import notify_match
 
@@ -69,7 +70,7 @@ class Party:
 
 
 def party(actor: User, match: Match) -> Party:
-    coordinator = actor.role in (Role.COORDINATOR, Role.ADMIN)
+    coordinator = is_staff(actor)
     expert = actor.role == Role.EXPERT and match.expert.user_id == actor.id
     enterprise = actor.role == Role.ENTERPRISE and match.need.organization_id == actor.organization_id
     return Party(coordinator, expert, enterprise)
@@ -117,7 +118,7 @@ def _record(session: Session, match: Match, actor: User | None, to: MatchStatus,
 def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "") -> tuple[Match, bool]:
     """A coordinator proposes an expert for a need. Returns (match, created); proposing the
     same pair again returns the existing match."""
-    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not is_staff(actor):
         raise PermissionDenied("only coordinators propose experts")
     try:
         return _propose(actor, need_id, expert_id, score=score, note=note)
@@ -250,7 +251,7 @@ def matches_for(actor: User, *, status: list[MatchStatus] | None = None, need_id
         if actor.expert_profile is None:
             return []
         query = query.where(Match.expert_id == actor.expert_profile.id)
-    elif actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    elif not is_staff(actor):
         raise PermissionDenied("no access to matches")
     if status:
         query = query.where(Match.status.in_(status))

@@ -20,8 +20,9 @@ from models import (
     write_transaction,
 )
 
+from ..access import is_staff
+from ..infra.passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
 from .errors import N_, NotFound, PermissionDenied, ValidationError
-from .passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
 
 security_log = logging.getLogger("matcher.security")
 
@@ -158,7 +159,7 @@ def load_session_user(session_id: str) -> User | None:
 
 
 def set_account_status(actor: User, user_id: int, status: AccountStatus) -> User:
-    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not is_staff(actor):
         raise PermissionDenied("only coordinators and administrators manage accounts")
     user = db.session.get(User, user_id)
     if user is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from models import ExpertProfile, Match, Need, Role, User
 
+from ..access import is_staff
 from .matches import contacts_visible, party
 
 
@@ -18,7 +19,7 @@ def _iso(value) -> str | None:
 
 
 def need_view(need: Need, viewer: User, *, reveal_enterprise: bool = False) -> dict:
-    staff = viewer.role in (Role.COORDINATOR, Role.ADMIN)
+    staff = is_staff(viewer)
     owner = viewer.role == Role.ENTERPRISE and viewer.organization_id == need.organization_id
     show_org = staff or owner or reveal_enterprise or not need.anonymous
     return {
@@ -63,7 +64,7 @@ def expert_view(profile: ExpertProfile, viewer: User, *, with_contacts: bool) ->
 
 
 def may_see_expert_contacts(viewer: User, profile: ExpertProfile, matches: list[Match]) -> bool:
-    if viewer.role in (Role.COORDINATOR, Role.ADMIN):
+    if is_staff(viewer):
         return True
     if viewer.role == Role.EXPERT and profile.user_id == viewer.id:
         return True

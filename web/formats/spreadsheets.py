@@ -20,7 +20,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .errors import ValidationError
+from ..domain.errors import ValidationError
 
 log = logging.getLogger("matcher.transfer")
 

@@ -23,7 +23,7 @@ def health_report() -> dict:
         report["database"] = f"unreachable: {type(exc).__name__}"
     finally:
         db.session.rollback()
-    from .search import index_status
+    from ..matching.search import index_status
 
     report["index"] = index_status()
     if not report["index"].get("loaded"):

@@ -36,9 +36,9 @@ from models import (
     write_transaction,
 )
 
-from .errors import ValidationError
-from .experts import clean_achievement, clean_profile
-from .needs import clean_need
+from ..domain.errors import ValidationError
+from ..domain.experts import clean_achievement, clean_profile
+from ..domain.needs import clean_need
 from .passwords import hash_password
 
 FILES = ("organizations", "experts", "needs", "matches", "judgements")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from .errors import NotFound, ValidationError
+from ..domain.errors import NotFound, ValidationError
 from .spreadsheets import EXTENSIONS, extension
 
 TOKEN_PATTERN = r"[0-9a-f]{32}"

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from models import Need, NeedStatus, Role, User, db, write_transaction
 
+from ..access import is_staff
 from .errors import N_, NotFound, PermissionDenied, ValidationError
 from .validation import Cleaner
 
@@ -71,7 +72,7 @@ def need_for(actor: User, need_id: int) -> Need:
 
 
 def can_view_need(actor: User, need: Need) -> bool:
-    if actor.role in (Role.COORDINATOR, Role.ADMIN):
+    if is_staff(actor):
         return True
     if actor.role == Role.ENTERPRISE:
         return need.organization_id == actor.organization_id
@@ -117,7 +118,7 @@ def needs_for(actor: User, *, status: NeedStatus | None = None, limit: int = 200
     query = sa.select(Need)
     if actor.role == Role.ENTERPRISE:
         query = query.where(Need.organization_id == actor.organization_id)
-    elif actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    elif not is_staff(actor):
         raise PermissionDenied("experts see needs through their proposals")
     if status is not None:
         query = query.where(Need.status == status)

@@ -7,7 +7,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from models import User
 
-from .accounts import load_session_user
+from ..domain.accounts import load_session_user
 
 SALT = "api-token-v1"
 

@@ -16,9 +16,10 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from models import ExpertProfile, Match, Need, Role, User, db
+from models import ExpertProfile, Match, Need, User, db
 
-from .errors import PermissionDenied
+from ..access import is_staff
+from ..domain.errors import PermissionDenied
 from .spreadsheets import csv_chunks, write_xlsx
 from .transfer_columns import EXPERT_COLUMNS, KIND_NAMES_ZH, MODE_NAMES_ZH, NEED_COLUMNS, Column
 
@@ -49,7 +50,7 @@ MATCH_COLUMNS = (
 
 
 def _require_staff(actor: User) -> None:
-    if actor.role not in (Role.COORDINATOR, Role.ADMIN):
+    if not is_staff(actor):
         raise PermissionDenied("only coordinators and administrators export data")
 
 

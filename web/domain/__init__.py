@@ -1,0 +1,1 @@
+"""Domain rules: accounts, needs, experts, the match lifecycle, events, statistics and what each viewer may see. Plain functions shared by pages, API and CLI; they raise domain exceptions and never look at the request."""

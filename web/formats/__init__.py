@@ -1,0 +1,1 @@
+"""File formats: spreadsheet reading, import plans, exports and the column definitions they share."""

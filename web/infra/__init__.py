@@ -1,0 +1,1 @@
+"""Infrastructure: passwords, API tokens, mail delivery, health reports and the demo dataset loader."""
