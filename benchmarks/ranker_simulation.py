@@ -43,6 +43,7 @@ def run(decisions: int, seed: int) -> dict:
         from models import ExpertProfile, Need, NeedStatus, Role, User, db, write_transaction
         from web.domain.matches import propose
         from web.infra.demo import load_demo, read_dataset
+        from web.matching.impressions import flush_impressions
         from web.matching.indexing import Indexer
         from web.matching.ranking import train
         from web.matching.search import suggest
@@ -74,6 +75,7 @@ def run(decisions: int, seed: int) -> dict:
             if made >= decisions:
                 break
             shown = suggest(coordinator, clone.id, limit=20)
+            flush_impressions()
             utility = {view.expert.id: sum(HIDDEN[r["code"]] * r["value"] for r in view.suggestion.reasons if r["code"] in HIDDEN)
                        + rng.gauss(0, 0.02) for view in shown}
             for expert_id in sorted(utility, key=lambda e: -utility[e])[:2]:

@@ -4,11 +4,13 @@ Pure Python; imports nothing from Flask or the web layer.
 """
 
 from .config import MatcherConfig
+from .embstore import EmbeddingStore
 from .engine import Engine, ModelMismatch, Suggestion
 from .records import AchievementRecord, ExpertAttributes, ExpertRecord, NeedRecord
 
 __all__ = [
     "Engine",
+    "EmbeddingStore",
     "MatcherConfig",
     "ModelMismatch",
     "Suggestion",

@@ -157,7 +157,7 @@ def score_files(engine: Engine, experts_path: Path, needs_path: Path, out_path: 
                 ranked = engine.rank(need, attrs, limit=None if all_pairs else top, all_experts=all_pairs,
                                      explain=False, include_excluded=all_pairs)
                 for suggestion in ranked:
-                    writer.writerow([need.id, suggestion.expert_id, f"{suggestion.score:.6f}"])
+                    writer.writerow([need.id, suggestion.expert_id, f"{suggestion.relevance:.6f}"])
                     rows += 1
             handle.flush()
             os.fsync(handle.fileno())

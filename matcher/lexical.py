@@ -134,8 +134,9 @@ class LexicalIndex:
         return int(self.doc_freq[tid]) if tid is not None and tid < len(self.doc_freq) else 0
 
     def idf(self, token: str) -> float:
-        tid = self.vocab.get(token)
-        df = int(self.doc_freq[tid]) if tid is not None and tid < len(self.doc_freq) else 0
+        return self.idf_of_frequency(self.doc_frequency(token))
+
+    def idf_of_frequency(self, df: int) -> float:
         n = max(self.n_docs, 1)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 

@@ -22,6 +22,10 @@ from tests.factories import Factory  # noqa: E402
 from web import create_app  # noqa: E402
 
 REQUIRE_ALL = os.environ.get("MATCHER_REQUIRE_ALL") == "1"
+# One embedding store for the whole session: a text is embedded once, whichever test indexes it
+# (the tests of the store itself use their own files).
+SESSION_EMBEDDINGS = Path(os.environ.get("MATCHER_TEST_EMBEDDING_STORE") or
+                          Path(__import__("tempfile").gettempdir()) / f"matcher-test-embeddings-{os.getpid()}.sqlite")
 POSTGRES_ADMIN_URL = os.environ.get("MATCHER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -51,6 +55,7 @@ def _config(instance: Path, database_url: str, **overrides) -> dict:
         "WTF_CSRF_ENABLED": True,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": None,
+        "EMBEDDING_STORE": str(SESSION_EMBEDDINGS),
     }
     values.update(overrides)
     return values

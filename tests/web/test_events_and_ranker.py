@@ -24,6 +24,7 @@ from models import (
 )
 from web.domain import events, matches
 from web.matching import ranking
+from web.matching.impressions import flush_impressions
 from web.matching.indexing import Indexer
 from web.matching.search import suggest
 
@@ -151,9 +152,11 @@ def test_impressions_hold_features_but_no_contact_details(app, factory):
     _, experts, needs, coordinator = world(factory, app)
     with app.app_context():
         shown = suggest(actor(coordinator), needs[0].id, limit=5)
+        assert db.session.scalar(sa.select(SuggestionImpression)) is None  # not written on the read path
+        assert flush_impressions() == 1
         assert shown
         impression = db.session.scalar(sa.select(SuggestionImpression))
-        assert impression.ranker_version == "weighted-sum-v1" and impression.need_id == needs[0].id
+        assert impression.ranker_version == "weighted-sum-v2" and impression.need_id == needs[0].id
         stored = json.dumps(impression.items, ensure_ascii=False)
         for profile in db.session.scalars(sa.select(ExpertProfile)):
             for secret in (profile.phone, profile.email, profile.wechat, profile.name):

@@ -115,7 +115,7 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
     """Experts a coordinator may invite, found by text: those whose name or organisation holds
     it first, then the engine's best experts for it as a topic ("荔枝保果", "titanium coating").
     Disabled or pending accounts are left out."""
-    from ..matching.search import IndexNotReady, reader
+    from ..matching.search import IndexNotReady, rank_with_live_facts, reader
 
     query = " ".join(str(query or "").split())[:100]
     if not query:
@@ -130,7 +130,7 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
     ranked_ids: list[int] = []
     try:
         engine = reader().engine()
-        ranked = engine.rank(NeedRecord(id="event-search", title=query), attributes_for, limit=limit, explain=True)
+        ranked = rank_with_live_facts(engine, NeedRecord(id="event-search", title=query), limit=limit)
         # Only experts whose own words hold a term of the query: a search, not a similarity feed.
         ranked_ids = [int(s.expert_id) for s in ranked if s.evidence.get("matched_terms")]
     except IndexNotReady:
@@ -146,13 +146,13 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
 
 def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> int:
     """Invite each event need's best eligible experts."""
-    from ..matching.search import reader
+    from ..matching.search import rank_with_live_facts, reader
 
     event = event_for(actor, event_id)
     engine = reader().engine()
     chosen: list[int] = []
     for event_need in event.needs:
-        for suggestion in engine.rank(need_record(event_need.need), attributes_for, limit=per_need, explain=False):
+        for suggestion in rank_with_live_facts(engine, need_record(event_need.need), limit=per_need, explain=False):
             chosen.append(int(suggestion.expert_id))
     return invite_experts(actor, event_id, chosen)
 
@@ -172,13 +172,14 @@ def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
     affinity: dict[tuple[str, str], float] = {}
     conflicts: set[tuple[str, str]] = set()
     for event_need in event.needs:
-        ranked = engine.rank(need_record(event_need.need), lambda ids: {i: attrs[i] for i in ids if i in attrs},
-                             limit=candidates_per_need, explain=False, include_excluded=True)
+        # Every invited expert the index holds is scored; the objective sums calibrated
+        # relevances, which mean the same on every need.
+        pool = [e for e in sorted(invited) if e in engine.expert_items]
+        ranked = engine.rank(need_record(event_need.need), attrs, limit=candidates_per_need, explain=False,
+                             include_excluded=True, candidates=pool)
         for suggestion in ranked:
-            if suggestion.expert_id not in invited:
-                continue
             pair = (str(event_need.need_id), suggestion.expert_id)
-            affinity[pair] = suggestion.score
+            affinity[pair] = suggestion.relevance
             if set(suggestion.excluded) & CONFLICTS:
                 conflicts.add(pair)
     pins = frozenset((str(s.need_id), str(s.expert_id)) for s in event.slots if s.pinned)

@@ -23,9 +23,11 @@ def health_report() -> dict:
         report["database"] = f"unreachable: {type(exc).__name__}"
     finally:
         db.session.rollback()
+    from ..matching.channels import channel_status
     from ..matching.search import index_status
 
     report["index"] = index_status()
+    report["dense_channels"] = channel_status()
     if not report["index"].get("loaded"):
         report["status"] = "degraded" if report["status"] == "ok" else report["status"]
     return report

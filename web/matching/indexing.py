@@ -21,12 +21,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from matcher import Engine, MatcherConfig
-from matcher.embedding import load_embedder
+from matcher import Engine
 from matcher.engine import ModelMismatch, expert_item_texts
 from matcher.store import IndexCorrupt, IndexMissing, IndexStore
 from models import Achievement, ExpertProfile, Need, NeedStatus, OutboxEntry, db, utcnow
 
+from .channels import new_engine
 from .records import expert_record, need_record
 
 log = logging.getLogger("matcher.indexer")
@@ -88,7 +88,7 @@ class Indexer:
 
     # -- start-up ------------------------------------------------------------------------------
     def new_engine(self) -> Engine:
-        return Engine(MatcherConfig(), load_embedder(self.model_spec or None))
+        return new_engine(self.model_spec)
 
     def start(self) -> str:
         """Load the live snapshot, or quarantine it and rebuild; returns what happened."""

@@ -10,7 +10,6 @@ weighted sum, so their explanations stay readable: a learned model is a new set 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections import defaultdict
@@ -21,12 +20,13 @@ import numpy as np
 import sqlalchemy as sa
 
 from matcher import MatcherConfig
+from matcher.config import RANKER_FEATURES
 from models import Match, MatchEvent, MatchStatus, RankerModel, SuggestionImpression, db, utcnow, write_transaction
 
 log = logging.getLogger("matcher.ranking")
 
-FEATURES = ("lexical", "semantic", "discipline", "region", "cooperation_mode", "capacity", "recency")
-DEFAULT_VERSION = "weighted-sum-v1"
+FEATURES = RANKER_FEATURES
+DEFAULT_VERSION = "weighted-sum-v2"
 MIN_DECISIONS = 20
 MIN_TEST_LISTS = 5
 GRADE = {
@@ -36,40 +36,11 @@ GRADE = {
 }
 
 
-def default_weights(config: MatcherConfig | None = None) -> dict[str, float]:
-    config = config or MatcherConfig()
-    total = config.dense_weight + config.lexical_weight
-    return {"lexical": config.text_weight * config.lexical_weight / total,
-            "semantic": config.text_weight * config.dense_weight / total, **config.feature_weights}
-
-
-def config_for(weights: dict[str, float], base: MatcherConfig | None = None) -> MatcherConfig:
-    """The engine configuration that scores with these weights."""
-    base = base or MatcherConfig()
-    text = weights.get("lexical", 0.0) + weights.get("semantic", 0.0)
-    return dataclasses.replace(
-        base, text_weight=text, lexical_weight=max(weights.get("lexical", 0.0), 1e-6), dense_weight=weights.get("semantic", 0.0),
-        feature_weights={k: weights.get(k, 0.0) for k in base.feature_weights})
-
-
 def active_ranker() -> tuple[str, dict[str, float]]:
     model = db.session.scalar(sa.select(RankerModel).where(RankerModel.active.is_(True)).order_by(RankerModel.id.desc()))
     if model is None:
-        return DEFAULT_VERSION, default_weights()
+        return DEFAULT_VERSION, MatcherConfig().ranker_weights()
     return model.version, {k: float(model.weights.get(k, 0.0)) for k in FEATURES}
-
-
-def log_impression(need_id: int, viewer_id: int | None, version: str, suggestions) -> None:
-    """Store what was shown: positions, scores and features only (no names, no contacts)."""
-    items = []
-    for position, suggestion in enumerate(suggestions, start=1):
-        features = {r["code"]: float(r["value"]) for r in suggestion.reasons if r["code"] in FEATURES}
-        items.append({"expert_id": int(suggestion.expert_id), "position": position, "score": float(suggestion.score),
-                      "features": features, "excluded": bool(suggestion.excluded)})
-    if not items:
-        return
-    with write_transaction() as session:
-        session.add(SuggestionImpression(need_id=need_id, viewer_id=viewer_id, ranker_version=version, items=items))
 
 
 # -- labels and training --------------------------------------------------------------------

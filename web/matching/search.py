@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from matcher import Engine, MatcherConfig, Suggestion
-from matcher.embedding import load_embedder
+from matcher import Engine, NeedRecord, Suggestion
 from matcher.store import IndexCorrupt, IndexMissing, IndexStore
 from models import ExpertProfile, Need, User, db
 
 from ..access import is_staff
 from ..domain.errors import NotFound, PermissionDenied
+from .channels import new_engine
 from .ranking import DEFAULT_VERSION
 from .records import attributes_for, need_record
 
@@ -60,7 +60,7 @@ class IndexReader:
                 return
             try:
                 snapshot = self.store.open_current()
-                engine = Engine(MatcherConfig(), load_embedder(self.model_spec or None))
+                engine = new_engine(self.model_spec)
                 engine.load_snapshot(snapshot)
             except (IndexMissing, IndexCorrupt, ValueError, OSError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -126,17 +126,30 @@ def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: boo
     need = db.session.get(Need, need_id)
     if need is None:
         raise NotFound(f"need {need_id} does not exist")
-    from .ranking import active_ranker, config_for, log_impression
+    from .impressions import record_impression
+    from .ranking import active_ranker
 
     version, weights = active_ranker()
     engine = reader().engine()
     if version != DEFAULT_VERSION:
-        engine = engine.with_config(config_for(weights, engine.config))
-    ranked = engine.rank(need_record(need), attributes_for, limit=limit, include_excluded=include_excluded)
-    log_impression(need.id, actor.id, version, ranked)
+        engine = engine.with_config(engine.config.with_weights(weights))
+    ranked = rank_with_live_facts(engine, need_record(need), limit=limit, include_excluded=include_excluded)
+    record_impression(need.id, actor.id, version, ranked)
     ids = [int(s.expert_id) for s in ranked]
     profiles = {p.id: p for p in db.session.scalars(db.select(ExpertProfile).where(ExpertProfile.id.in_(ids)))}
     return [SuggestionView(s, profiles[int(s.expert_id)], version) for s in ranked if int(s.expert_id) in profiles]
+
+
+def rank_with_live_facts(engine: Engine, need: NeedRecord, *, limit: int | None = 20, include_excluded: bool = False,
+                         explain: bool = True, restrict: set[str] | None = None) -> list[Suggestion]:
+    """The engine's ranking with the live facts (capacity, conflicts, region) of exactly the
+    candidates it names, read from the database before ranking starts."""
+    query = engine.prepare_query(need)
+    candidates = engine.candidates(query)
+    if restrict is not None:
+        candidates = [e for e in candidates if e in restrict]
+    return engine.rank(need, attributes_for(candidates), limit=limit, include_excluded=include_excluded,
+                       explain=explain, query=query, candidates=candidates)
 
 
 def warm_up(app) -> None:
