@@ -280,6 +280,7 @@ class BatchedE5:
             raise ValueError(f"unexpected hidden size {m.hidden}")
         self._m = m
         self.tokenizer = Tokenizer(m)
+        m.pieces = []  # only the tokenizer needs them
         self.heads, self.eps = m.heads, float(m.eps)
         H = m.hidden
         self._word = m.tensors["emb.word"].reshape(m.vocab_rows, H // _QK)  # stays 4-bit; rows dequantised on use

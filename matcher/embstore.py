@@ -23,6 +23,12 @@ from pathlib import Path
 import numpy as np
 
 STORAGE = np.float16
+SEED_DIR = Path(__file__).resolve().parent.parent / "data" / "embeddings"
+
+
+def shipped_seeds() -> list[Path]:
+    """The vectors of the repository's own demo texts, one file per channel."""
+    return sorted(SEED_DIR.glob("*.npz"))
 
 
 def text_key(text: str) -> str:

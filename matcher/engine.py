@@ -20,7 +20,7 @@ import numpy as np
 from .config import MatcherConfig
 from .dense import DenseChannel
 from .embedding import Encoder
-from .embstore import EmbeddingStore
+from .embstore import EmbeddingStore, shipped_seeds
 from .glossary import Glossary, default_glossary
 from .items import ItemText, PreparedItem, expert_item_texts
 from .lexical import LexicalIndex, TermCounts
@@ -59,7 +59,7 @@ class Engine(RankingMixin):
     ) -> None:
         self.config = config or MatcherConfig()
         self.encoders = _as_encoders(channels)
-        self.store = store if store is not None else EmbeddingStore(None)
+        self.store = store if store is not None else EmbeddingStore(None, seeds=shipped_seeds())
         self.glossary = glossary if glossary is not None else default_glossary()
         self.taxonomy = taxonomy or load_taxonomy()
         self.text = _shared_text_processor(self.glossary, self.taxonomy, self.config.cjk_bigrams)

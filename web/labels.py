@@ -75,6 +75,11 @@ REASON = {
     "capacity": _l("Has capacity"),
     "recency": _l("Recent work"),
 }
+BAND = {
+    "strong": _l("Strong match"),
+    "medium": _l("Possible match"),
+    "weak": _l("Weak match"),
+}
 FLAG = {
     "full_capacity": _l("Full capacity"),
     "conflict_same_organization": _l("Works for this enterprise"),

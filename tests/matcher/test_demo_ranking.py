@@ -47,3 +47,47 @@ def test_full_capacity_expert_stays_visible_with_a_flag(demo_engine):
     need = next(n for n in demo.needs if n.id == "need-b026")
     flagged = next(s for s in engine.rank(need, demo.attributes, limit=5) if s.expert_id == "exp-b041")
     assert "full_capacity" in flagged.flags
+
+
+def test_no_matched_term_is_a_function_word_a_number_or_a_stray_character(demo_engine):
+    from matcher.evidence import generic_words
+
+    demo, engine = demo_engine
+    generic = generic_words()
+    for need in demo.needs:
+        for suggestion in engine.rank(need, demo.attributes, limit=10):
+            for entry in suggestion.evidence["matched_terms"]:
+                term = entry["term"]
+                assert term not in generic, (need.id, term)
+                assert not term.replace(".", "").replace("%", "").isdigit(), (need.id, term)
+                assert len(term) > 1, (need.id, term)
+
+
+def test_a_need_no_demo_expert_works_on_has_no_strong_match(demo_engine):
+    """No demo expert works on cathode coating or doping: the list must not pretend otherwise."""
+    from matcher import NeedRecord
+
+    demo, engine = demo_engine
+    need = NeedRecord(id="cathode", title="高镍三元正极材料循环衰减快，需改善包覆与掺杂工艺",
+                      description="NCM811正极在45℃循环300周后容量保持率低于88%，希望通过表面包覆与体相掺杂改善循环稳定性。")
+    ranked = engine.rank(need, demo.attributes, limit=10)
+    assert ranked and all(s.band != "strong" for s in ranked), [(s.expert_id, s.relevance) for s in ranked]
+
+
+def test_no_expert_judged_unrelated_sits_in_the_strong_band(demo_engine):
+    demo, engine = demo_engine
+    offenders = []
+    for need in demo.needs:
+        for suggestion in engine.rank(need, demo.attributes, limit=10):
+            if suggestion.band == "strong" and demo.judgements[need.id].get(suggestion.expert_id) == 0:
+                offenders.append((need.id, suggestion.expert_id, suggestion.relevance))
+    assert offenders == []
+
+
+def test_the_closest_work_comes_first_in_the_evidence(demo_engine):
+    demo, engine = demo_engine
+    need = next(n for n in demo.needs if n.id == "need-c032")
+    top = next(s for s in engine.rank(need, demo.attributes, limit=20) if s.expert_id == "exp-c055")
+    order = top.evidence["item_order"]
+    assert order[0] == top.evidence["best_item"]["ref"]
+    assert "黄曲霉" in top.evidence["best_item"]["title"]

@@ -113,15 +113,16 @@ def update_need(need_id: int):
 @bp.route("/needs/<int:need_id>/suggestions", methods=["GET"])
 @roles_required(*STAFF)
 def suggestions(need_id: int):
-    from ..matching.search import IndexNotReady, suggest
+    from ..matching.search import IndexNotReady, has_strong_match, suggest
 
     limit = int_arg("limit", 20, 1, 100)
     try:
         ranked = suggest(current_user, need_id, limit=limit)
     except IndexNotReady as exc:
         return jsonify({"error": {"code": "index_not_ready", "message": str(exc)}}), 503
-    return jsonify({"items": [
+    return jsonify({"strong_match": has_strong_match(ranked), "items": [
         {"expert_id": item.expert.id, "name": item.expert.name, "score": item.suggestion.score,
+         "relevance": item.suggestion.relevance, "band": item.suggestion.band,
          "reasons": item.suggestion.reasons, "evidence": item.suggestion.evidence, "flags": item.suggestion.flags}
         for item in ranked
     ]})

@@ -15,7 +15,7 @@ from ..domain import needs as need_service
 from ..domain.errors import DomainError
 from ..domain.validation import parse_id
 from ..forms import ActionForm
-from ..matching.search import IndexNotReady, suggest
+from ..matching.search import IndexNotReady, has_strong_match, suggest
 from . import bp
 
 
@@ -37,11 +37,8 @@ def need_detail(need_id: int):
     except IndexNotReady as exc:
         error = str(exc)
     existing = {m.expert_id: m for m in match_service.matches_for(current_user, need_id=need_id)}
-    # A closest work's relevance is shown relative to the best closest work in the list (100%):
-    # raw BM25 numbers mean nothing to a coordinator.
-    best_scores = [s.suggestion.evidence["best_item"]["score"] for s in suggestions if s.suggestion.evidence.get("best_item")]
     return render_template("coordinator/need_detail.html", need=need, suggestions=suggestions, index_error=error,
-                           existing=existing, action_form=ActionForm(), top_best=max(best_scores, default=0.0))
+                           existing=existing, action_form=ActionForm(), strong_match=has_strong_match(suggestions))
 
 
 @bp.route("/needs/<int:need_id>/propose", methods=["POST"])

@@ -10,14 +10,12 @@ from flask import current_app
 
 from matcher import EmbeddingStore, Engine, MatcherConfig
 from matcher.embedding import load_channels, parse_channel_names
-from matcher.paths import DATA_DIR
-
-SEED_DIR = DATA_DIR / "embeddings"
+from matcher.embstore import shipped_seeds
 
 
 @functools.lru_cache(maxsize=4)
 def embedding_store(path: str) -> EmbeddingStore:
-    return EmbeddingStore(path or None, seeds=sorted(SEED_DIR.glob("*.npz")))
+    return EmbeddingStore(path or None, seeds=shipped_seeds())
 
 
 def configured_channels(model_spec: str | None = None):

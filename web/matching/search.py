@@ -140,6 +140,11 @@ def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: boo
     return [SuggestionView(s, profiles[int(s.expert_id)], version) for s in ranked if int(s.expert_id) in profiles]
 
 
+def has_strong_match(views: list[SuggestionView]) -> bool:
+    """Whether any eligible suggestion reaches the strong band (else the page says so)."""
+    return any(v.suggestion.band == "strong" and not v.suggestion.excluded for v in views)
+
+
 def rank_with_live_facts(engine: Engine, need: NeedRecord, *, limit: int | None = 20, include_excluded: bool = False,
                          explain: bool = True, restrict: set[str] | None = None) -> list[Suggestion]:
     """The engine's ranking with the live facts (capacity, conflicts, region) of exactly the
