@@ -364,12 +364,13 @@ class BatchedE5:
         with self._lock, self._torch.inference_mode():
             start = 0
             while start < len(order):
-                # batch by token budget so short texts go in bigger batches
-                stop, longest = start, 0
-                while stop < len(order) and (
-                    stop == start or max(longest, len(wins[order[stop]])) * (stop - start + 1) <= tokens_per_batch
-                ):
-                    longest = max(longest, len(wins[order[stop]]))
+                # lengths ascend: grow the batch while it fits the token budget and padding stays < 25%
+                stop, real = start + 1, len(wins[order[start]])
+                while stop < len(order):
+                    ln = len(wins[order[stop]])
+                    if ln * (stop - start + 1) > tokens_per_batch or ln * (stop - start + 1) > 1.25 * (real + ln):
+                        break
+                    real += ln
                     stop += 1
                 idx = order[start:stop]
                 pooled = self._forward([wins[k] for k in idx])
