@@ -88,11 +88,14 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def load_demo(directory: Path = DEMO_DIR) -> DemoBenchmark:
+    from web.domain.lifecycle import ENGAGED  # which states occupy capacity: the lifecycle table's
+
     experts, attrs, needs, judgements, hard = [], {}, [], defaultdict(dict), {}
     engaged: dict[str, int] = defaultdict(int)
+    engaged_states = {status.value for status in ENGAGED}
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
         for match in _jsonl(folder / "matches.jsonl"):
-            if match["status"] in ("connected", "intent", "contract"):
+            if match["status"] in engaged_states:
                 engaged[match["expert"]] += 1
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
         for e in _jsonl(folder / "experts.jsonl"):

@@ -17,8 +17,6 @@ from sqlalchemy.engine import Engine
 
 from .accounts import Organization, User
 from .base import (
-    ENGAGED_STATUSES,
-    OPEN_MATCH_STATUSES,
     AccountStatus,
     AchievementKind,
     Base,
@@ -116,6 +114,4 @@ __all__ = [
     "CooperationMode",
     "AchievementKind",
     "MatchStatus",
-    "ENGAGED_STATUSES",
-    "OPEN_MATCH_STATUSES",
 ]

@@ -103,7 +103,9 @@ class AchievementKind(str, enum.Enum):
 
 
 class MatchStatus(str, enum.Enum):
-    SUGGESTED = "suggested"
+    """The states of a match. What each means and which transitions join them is the
+    lifecycle table's (``web/domain/lifecycle.py``); the database only checks the spelling."""
+
     PROPOSED = "proposed"
     EXPERT_ACCEPTED = "expert_accepted"
     EXPERT_DECLINED = "expert_declined"
@@ -115,18 +117,3 @@ class MatchStatus(str, enum.Enum):
     COMPLETED = "completed"
     CLOSED = "closed"
 
-
-# Engagements that occupy one unit of an expert's capacity.
-ENGAGED_STATUSES = frozenset({MatchStatus.CONNECTED, MatchStatus.INTENT, MatchStatus.CONTRACT})
-# Matches still in play (not finished, declined or closed).
-OPEN_MATCH_STATUSES = frozenset(
-    {
-        MatchStatus.SUGGESTED,
-        MatchStatus.PROPOSED,
-        MatchStatus.EXPERT_ACCEPTED,
-        MatchStatus.ENTERPRISE_ACCEPTED,
-        MatchStatus.CONNECTED,
-        MatchStatus.INTENT,
-        MatchStatus.CONTRACT,
-    }
-)

@@ -45,7 +45,6 @@ ACHIEVEMENT_KIND = {
     AchievementKind.STANDARD: _l("Standard"),
 }
 MATCH_STATUS = {
-    MatchStatus.SUGGESTED: _l("Suggested"),
     MatchStatus.PROPOSED: _l("Proposed"),
     MatchStatus.EXPERT_ACCEPTED: _l("Accepted by expert"),
     MatchStatus.EXPERT_DECLINED: _l("Declined by expert"),

@@ -1,33 +1,25 @@
-"""The match lifecycle — the one place its rules live (HTML views, API and CLI call it).
+"""The match lifecycle service — the one place its rules are enforced (HTML views, API, CLI
+and the demo loader call it). The rules themselves are the table in :mod:`.lifecycle`.
 
-::
-
-    proposed ─┬─ expert accepts ──► expert_accepted ──┐
-              ├─ enterprise accepts ► enterprise_accepted ─┤ the other side accepts
-              │                                        ▼
-              │                                    connected  (contacts revealed)
-              │                                        ▼
-              ├─ a side declines ─► expert_declined | enterprise_declined
-              │                               intent ► contract ► completed
-              └─ coordinator closes (any open state) ─► closed
-
-Every transition checks the actor's role and the current state, writes a MatchEvent (who,
-when, from, to, why) and notifications in the same transaction, and is idempotent: asking
-for a transition that has already happened changes nothing and is not an error. The match row
-is locked for the transaction (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
-SQLite), so of two concurrent requests one wins and the other sees the new state.
+Every transition checks the actor's side against the table (may this side ever take this
+action? is there a row from the current state?), writes a MatchEvent (who, when, from, to,
+why) and the notifications the row names in the same transaction, and is idempotent: asking
+for a transition that has already happened (the table's ``done_in``) changes nothing and is
+not an error. The match row is locked for the transaction (SELECT ... FOR UPDATE on
+PostgreSQL, BEGIN IMMEDIATE on SQLite), so of two concurrent requests one wins and the other
+sees the new state.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import (
-    ENGAGED_STATUSES,
     ExpertProfile,
     Match,
     MatchEvent,
@@ -43,21 +35,25 @@ from models import (
 
 from ..access import is_staff
 from .errors import N_, Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from .lifecycle import (
+    AWAITING_ANSWER,
+    ENGAGED,
+    OPEN,
+    RECORDED_ACTIONS,
+    RULE,
+    STATE,
+    Action,
+    Side,
+    Transition,
+    may_ever,
+    transition,
+)
 from .notify import notify_match
 
 log = logging.getLogger("matcher.matches")
 
-DECLINE_REASONS = ("not_my_field", "no_capacity", "budget", "timeline", "location", "already_solved", "other")
-CLOSE_REASONS = ("no_response", "need_withdrawn", "solved_elsewhere", "not_feasible", "duplicate", "other")
-OUTCOMES = (MatchStatus.INTENT, MatchStatus.CONTRACT, MatchStatus.COMPLETED)
-AWAITING_ANSWER = (MatchStatus.PROPOSED, MatchStatus.EXPERT_ACCEPTED, MatchStatus.ENTERPRISE_ACCEPTED)
-FINAL = (MatchStatus.EXPERT_DECLINED, MatchStatus.ENTERPRISE_DECLINED, MatchStatus.COMPLETED, MatchStatus.CLOSED)
-REVEALED = (MatchStatus.CONNECTED, MatchStatus.INTENT, MatchStatus.CONTRACT, MatchStatus.COMPLETED)
-NEXT_OUTCOME = {
-    MatchStatus.CONNECTED: MatchStatus.INTENT,
-    MatchStatus.INTENT: MatchStatus.CONTRACT,
-    MatchStatus.CONTRACT: MatchStatus.COMPLETED,
-}
+DECLINE_REASONS = RULE[Action.DECLINE].reasons
+CLOSE_REASONS = RULE[Action.CLOSE].reasons
 
 
 @dataclass(frozen=True)
@@ -68,12 +64,24 @@ class Party:
     expert: bool
     enterprise: bool
 
+    @property
+    def side(self) -> Side | None:
+        if self.coordinator:
+            return Side.COORDINATOR
+        if self.expert:
+            return Side.EXPERT
+        return Side.ENTERPRISE if self.enterprise else None
+
 
 def party(actor: User, match: Match) -> Party:
     coordinator = is_staff(actor)
     expert = actor.role == Role.EXPERT and match.expert.user_id == actor.id
     enterprise = actor.role == Role.ENTERPRISE and match.need.organization_id == actor.organization_id
     return Party(coordinator, expert, enterprise)
+
+
+def side_of(actor: User, match: Match) -> Side | None:
+    return party(actor, match).side
 
 
 def contacts_visible(match: Match) -> bool:
@@ -84,10 +92,7 @@ def contacts_visible(match: Match) -> bool:
 def match_for(actor: User, match_id: int) -> Match:
     """The match if the actor is its coordinator, expert or enterprise; 404 otherwise."""
     match = db.session.get(Match, match_id)
-    if match is None:
-        raise NotFound(f"match {match_id} does not exist")
-    p = party(actor, match)
-    if not (p.coordinator or p.expert or p.enterprise):
+    if match is None or side_of(actor, match) is None:
         raise NotFound(f"match {match_id} does not exist")
     return match
 
@@ -102,26 +107,103 @@ def _locked(session: Session, match_id: int) -> Match:
     return match
 
 
-def _record(session: Session, match: Match, actor: User | None, to: MatchStatus, reason: str = "", note: str = "",
-            *, previous: MatchStatus | None = None) -> None:
-    previous = previous or match.status
-    if previous == to and not match.events:
-        previous = None  # creation: the event records "from nothing"
-    match.status = to
+def _record(session: Session, match: Match, actor: User | None, row: Transition, reason: str, note: str,
+            *, at: datetime | None, quiet: bool) -> None:
+    match.status = row.target
+    if at is not None:
+        match.updated_at = at
     session.add(MatchEvent(match_id=match.id, actor_id=actor.id if actor else None, actor_role=actor.role.value if actor else "system",
-                           from_status=previous.value if previous else None, to_status=to.value, reason_code=reason, note=note))
-    notify_match(session, match, to, actor)
-    log.info("match_transition match=%s from=%s to=%s actor=%s", match.id, previous.value if previous else None, to.value,
-             actor.id if actor else None)
+                           from_status=row.source.value if row.source else None, to_status=row.target.value, reason_code=reason,
+                           note=note, **({"created_at": at} if at is not None else {})))
+    if not quiet:
+        notify_match(session, match, row.target, actor, tell=row.tell,
+                     kind=row.action.value if row.action == Action.WITHDRAW else row.target.value)
+    log.info("match_transition match=%s from=%s to=%s actor=%s", match.id, row.source.value if row.source else None,
+             row.target.value, actor.id if actor else None)
+
+
+def _refusal(match: Match, action: Action, side: Side) -> str:
+    params = {"match": match.id, "status": match.status.value}
+    if action in (Action.ACCEPT, Action.DECLINE):
+        if getattr(match, f"{side.value}_accepted_at", None) is not None and match.status in AWAITING_ANSWER:
+            return N_("match %(match)s is %(status)s: this side already accepted; ask the coordinator to close the match", **params)
+        return N_("match %(match)s is %(status)s; it no longer takes answers", **params)
+    if action in (Action.CLOSE, Action.WITHDRAW):
+        return N_("match %(match)s is already %(status)s", **params)
+    return N_("match %(match)s is %(status)s; %(target)s cannot follow it", target=action.value, **params)
+
+
+def apply(session: Session, match: Match, actor: User | None, side: Side, action: Action, *, reason: str = "",
+          note: str = "", at: datetime | None = None, quiet: bool = False) -> Match:
+    """Take ``action`` on ``match`` (locked, in the caller's write transaction) as ``side``.
+
+    A no-op when the table says this side's action already happened; IllegalTransition when
+    the table has no row from the current state. ``at`` backdates the step (demo history);
+    ``quiet`` records it without notifying anyone (history is not news)."""
+    if RULE[action].done(side, match.status):
+        return match
+    row = transition(match.status, action, side)
+    if row is None:
+        raise IllegalTransition(_refusal(match, action, side))
+    if match.need.status == NeedStatus.CLOSED and not STATE[row.target].final:
+        raise IllegalTransition(N_("need %(need)s is closed", need=match.need_id))
+    now = at or utcnow()
+    if action == Action.ACCEPT:
+        setattr(match, f"{side.value}_accepted_at", now)
+    if STATE[row.target].revealed and match.connected_at is None:
+        match.connected_at = now
+        if match.need.status == NeedStatus.OPEN:
+            match.need.status = NeedStatus.MATCHED
+    if row.target == MatchStatus.CLOSED:
+        match.closed_reason = f"{reason}: {note}".strip(": ")[:500]
+    _record(session, match, actor, row, reason, note[:2000], at=at, quiet=quiet)
+    return match
+
+
+def checked_reason(action: Action, reason: str, note: str) -> str:
+    """The reason to record for ``action``: required from the table's list when it has one
+    (``other`` needs a note), fixed when the list has one entry, none otherwise."""
+    reasons = RULE[action].reasons
+    reason = (reason or "").strip()
+    if len(reasons) <= 1:
+        return reasons[0] if reasons else ""
+    if action == Action.CLOSE and not reason and note.strip():
+        reason = "other"
+    if reason not in reasons:
+        message, field = RULE[action].reason_missing
+        raise ValidationError(message, fields={"reason": field})
+    if reason == "other" and not note.strip():
+        raise ValidationError(N_("please explain the reason 'other' in the note"), fields={"note": N_("required when the reason is 'other'")})
+    return reason
+
+
+def act(actor: User, match_id: int, action: Action, *, reason: str = "", note: str = "") -> Match:
+    """``actor`` takes ``action`` on a match: checked against the table, recorded, told."""
+    match = match_for(actor, match_id)
+    side = side_of(actor, match)
+    if not may_ever(side, action):
+        raise PermissionDenied(f"the {side.value} of a match may not take the action {action.value}")
+    note = note or ""
+    reason = checked_reason(action, reason, note)
+    with write_transaction() as session:
+        return apply(session, _locked(session, match_id), actor, side, action, reason=reason, note=note)
+
+
+def _role_side(actor: User) -> Side | None:
+    if is_staff(actor):
+        return Side.COORDINATOR
+    return {Role.EXPERT: Side.EXPERT, Role.ENTERPRISE: Side.ENTERPRISE}.get(actor.role)
 
 
 def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "") -> tuple[Match, bool]:
     """A coordinator proposes an expert for a need. Returns (match, created); proposing the
     same pair again returns the existing match."""
-    if not is_staff(actor):
+    side = _role_side(actor)
+    if side is None or not may_ever(side, Action.PROPOSE):
         raise PermissionDenied("only coordinators propose experts")
     try:
-        return _propose(actor, need_id, expert_id, score=score, note=note)
+        with write_transaction() as session:
+            return propose_in(session, actor, side, need_id, expert_id, score=score, note=note)
     except sa.exc.IntegrityError:
         # Another coordinator proposed the same pair between our look and our insert (possible on
         # PostgreSQL, where writers do not queue as on SQLite): theirs is the match.
@@ -131,26 +213,31 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
         return existing, False
 
 
-def _propose(actor: User, need_id: int, expert_id: int, *, score: float | None, note: str) -> tuple[Match, bool]:
-    with write_transaction() as session:
-        need = session.get(Need, need_id)
-        expert = session.get(ExpertProfile, expert_id)
-        if need is None:
-            raise NotFound(f"need {need_id} does not exist")
-        if expert is None:
-            raise NotFound(f"expert {expert_id} does not exist")
-        existing = session.scalar(sa.select(Match).where(Match.need_id == need_id, Match.expert_id == expert_id))
-        if existing is not None:
-            return existing, False
-        if need.status == NeedStatus.CLOSED:
-            raise IllegalTransition(N_("need %(need)s is closed", need=need_id))
-        conflict = _conflict_reason(session, need, expert)
-        if conflict:
-            raise Conflict(N_("expert %(expert)s cannot be proposed for need %(need)s: %(why)s", expert=expert_id, need=need_id, why=conflict))
-        match = Match(need=need, expert=expert, status=MatchStatus.PROPOSED, proposed_by_id=actor.id, score=score)
-        session.add(match)
-        session.flush()
-        _record(session, match, actor, MatchStatus.PROPOSED, note=note[:2000])
+def propose_in(session: Session, actor: User, side: Side, need_id: int, expert_id: int, *, score: float | None = None,
+               note: str = "", at: datetime | None = None, quiet: bool = False) -> tuple[Match, bool]:
+    """:func:`propose` inside the caller's write transaction (the demo loader's, for one)."""
+    need = session.get(Need, need_id)
+    expert = session.get(ExpertProfile, expert_id)
+    if need is None:
+        raise NotFound(f"need {need_id} does not exist")
+    if expert is None:
+        raise NotFound(f"expert {expert_id} does not exist")
+    existing = session.scalar(sa.select(Match).where(Match.need_id == need_id, Match.expert_id == expert_id))
+    if existing is not None:
+        return existing, False
+    if need.status == NeedStatus.CLOSED:
+        raise IllegalTransition(N_("need %(need)s is closed", need=need_id))
+    conflict = _conflict_reason(session, need, expert)
+    if conflict:
+        raise Conflict(N_("expert %(expert)s cannot be proposed for need %(need)s: %(why)s", expert=expert_id, need=need_id, why=conflict))
+    row = transition(None, Action.PROPOSE, side)
+    if row is None:
+        raise PermissionDenied("only coordinators propose experts")
+    stamps = {"created_at": at, "updated_at": at} if at is not None else {}
+    match = Match(need=need, expert=expert, status=row.target, proposed_by_id=actor.id, score=score, **stamps)
+    session.add(match)
+    session.flush()
+    _record(session, match, actor, row, "", note[:2000], at=at, quiet=quiet)
     return match, True
 
 
@@ -164,83 +251,32 @@ def _conflict_reason(session: Session, need: Need, expert: ExpertProfile) -> str
 
 def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note: str = "") -> Match:
     """The match's expert or the need's enterprise accepts or declines."""
-    match = match_for(actor, match_id)
-    p = party(actor, match)
-    if not (p.expert or p.enterprise):
-        raise PermissionDenied("only the proposed expert or the enterprise that posted the need answer a proposal")
-    if not accept:
-        reason = (reason or "").strip()
-        if reason not in DECLINE_REASONS:
-            raise ValidationError(N_("choose a reason for declining"), fields={"reason": N_("required when declining")})
-        if reason == "other" and not (note or "").strip():
-            raise ValidationError(N_("please explain the reason 'other' in the note"), fields={"note": N_("required when the reason is 'other'")})
-    with write_transaction() as session:
-        match = _locked(session, match_id)
-        side_accepted = match.expert_accepted_at if p.expert else match.enterprise_accepted_at
-        declined = MatchStatus.EXPERT_DECLINED if p.expert else MatchStatus.ENTERPRISE_DECLINED
-        if accept and side_accepted is not None and match.status in (*AWAITING_ANSWER, *REVEALED):
-            return match  # already accepted: idempotent
-        if not accept and match.status == declined:
-            return match
-        if match.status not in AWAITING_ANSWER:
-            raise IllegalTransition(N_("match %(match)s is %(status)s; it no longer takes answers", match=match_id, status=match.status.value))
-        if not accept and side_accepted is not None:
-            raise IllegalTransition(N_("match %(match)s is %(status)s: this side already accepted; ask the coordinator to close the match",
-                                       match=match_id, status=match.status.value))
-        if not accept:
-            _record(session, match, actor, declined, reason, (note or "")[:2000])
-            return match
-        now = utcnow()
-        if p.expert:
-            match.expert_accepted_at = now
-        else:
-            match.enterprise_accepted_at = now
-        if match.expert_accepted_at and match.enterprise_accepted_at:
-            match.connected_at = now
-            _record(session, match, actor, MatchStatus.CONNECTED, note=(note or "")[:2000])
-            if match.need.status == NeedStatus.OPEN:
-                match.need.status = NeedStatus.MATCHED
-        else:
-            _record(session, match, actor, MatchStatus.EXPERT_ACCEPTED if p.expert else MatchStatus.ENTERPRISE_ACCEPTED,
-                    note=(note or "")[:2000])
-    return match
+    return act(actor, match_id, Action.ACCEPT if accept else Action.DECLINE, reason=reason, note=note)
 
 
 def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", reason: str = "") -> Match:
-    """intent → contract → completed (either side or a coordinator), or closed with a reason
-    (coordinators only; the reason "other" needs a note)."""
-    try:
-        target = MatchStatus(status)
-    except ValueError:
-        raise ValidationError(N_("status must be one of intent, contract, completed, closed"),
-                              fields={"status": N_("must be intent, contract, completed or closed")}) from None
-    if target not in (*OUTCOMES, MatchStatus.CLOSED):
+    """intent → contract → completed, or closed with a reason — who may record which is in the
+    table (the reason "other" needs a note)."""
+    action = next((a for a in RECORDED_ACTIONS if a.value == status), None)
+    if action is None:
         raise ValidationError(N_("status must be one of intent, contract, completed, closed"),
                               fields={"status": N_("must be intent, contract, completed or closed")})
-    match = match_for(actor, match_id)
-    p = party(actor, match)
-    if target == MatchStatus.CLOSED:
-        reason = (reason or "").strip() or ("other" if note.strip() else "")
-        if reason not in CLOSE_REASONS:
-            raise ValidationError(N_("choose a reason for closing"), fields={"reason": N_("required when closing")})
-        if reason == "other" and not note.strip():
-            raise ValidationError(N_("please explain the reason 'other' in the note"), fields={"note": N_("required when the reason is 'other'")})
-        if not p.coordinator:
-            raise PermissionDenied("only coordinators close matches")
-    with write_transaction() as session:
-        match = _locked(session, match_id)
-        if match.status == target:
-            return match  # idempotent
-        if target == MatchStatus.CLOSED:
-            if match.status in FINAL:
-                raise IllegalTransition(N_("match %(match)s is already %(status)s", match=match_id, status=match.status.value))
-            match.closed_reason = f"{reason}: {note}".strip(": ")[:500]
-            _record(session, match, actor, MatchStatus.CLOSED, reason, note[:2000])
-            return match
-        if NEXT_OUTCOME.get(match.status) != target:
-            raise IllegalTransition(N_("match %(match)s is %(status)s; %(target)s cannot follow it", match=match_id, status=match.status.value, target=target.value))
-        _record(session, match, actor, target, note=note[:2000])
-    return match
+    return act(actor, match_id, action, note=note, reason=reason)
+
+
+def close_matches_of_withdrawn_need(session: Session, actor: User, need: Need) -> list[Match]:
+    """Inside the withdrawal's transaction: every open match of ``need`` closes (reason
+    ``need_withdrawn``) and its parties are told."""
+    query = sa.select(Match).where(Match.need_id == need.id, Match.status.in_(OPEN)).order_by(Match.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    closed = []
+    for match in session.scalars(query.execution_options(populate_existing=True)):
+        side = side_of(actor, match)
+        if side is None or not may_ever(side, Action.WITHDRAW):
+            raise PermissionDenied("only the enterprise that posted a need withdraws it")
+        closed.append(apply(session, match, actor, side, Action.WITHDRAW, reason=checked_reason(Action.WITHDRAW, "", "")))
+    return closed
 
 
 def matches_for(actor: User, *, status: list[MatchStatus] | None = None, need_id: int | None = None, limit: int = 500) -> list[Match]:
@@ -281,4 +317,4 @@ def waiting_for_answer(days: int = 7) -> list[Match]:
 
 def engaged_count(expert_id: int) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(Match).where(
-        Match.expert_id == expert_id, Match.status.in_(list(ENGAGED_STATUSES)))) or 0)
+        Match.expert_id == expert_id, Match.status.in_(list(ENGAGED)))) or 0)

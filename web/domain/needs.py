@@ -106,10 +106,14 @@ def update_need(actor: User, need_id: int, data: dict[str, Any]) -> Need:
 
 
 def withdraw_need(actor: User, need_id: int) -> Need:
+    """Close the need and, in the same transaction, every open match of it (parties are told)."""
     need = need_for(actor, need_id)
     if actor.role != Role.ENTERPRISE:
         raise PermissionDenied("only the enterprise that posted a need withdraws it")
-    with write_transaction():
+    from .matches import close_matches_of_withdrawn_need
+
+    with write_transaction() as session:
+        close_matches_of_withdrawn_need(session, actor, need)
         need.status = NeedStatus.CLOSED
     return need
 

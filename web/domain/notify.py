@@ -1,8 +1,11 @@
 """Notifications: an in-app row and an e-mail in the outbox for everyone who must act or
 should know. Written in the same transaction as the transition. E-mails carry no contact
-details (they may be printed to the log in demo mode); they link to the page that shows them."""
+details (they may be printed to the log in demo mode); they link to the page that shows them. Who is told of which transition is the lifecycle table's
+(``lifecycle.TRANSITIONS``, column ``tell``)."""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import sqlalchemy as sa
 from flask import has_request_context, url_for
@@ -12,19 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import EmailMessage, Match, MatchStatus, Notification, Role, User
 
-# Which parties hear about each state: (expert, enterprise, coordinator).
-AUDIENCE = {
-    MatchStatus.PROPOSED: (True, True, False),
-    MatchStatus.EXPERT_ACCEPTED: (False, True, False),
-    MatchStatus.ENTERPRISE_ACCEPTED: (True, False, False),
-    MatchStatus.CONNECTED: (True, True, True),
-    MatchStatus.EXPERT_DECLINED: (False, True, True),
-    MatchStatus.ENTERPRISE_DECLINED: (True, False, True),
-    MatchStatus.INTENT: (True, True, True),
-    MatchStatus.CONTRACT: (True, True, True),
-    MatchStatus.COMPLETED: (True, True, True),
-    MatchStatus.CLOSED: (True, True, True),
-}
+from .lifecycle import Side
 
 
 def message(kind: str) -> str:
@@ -40,31 +31,36 @@ def message(kind: str) -> str:
         "contract": _("A contract was signed."),
         "completed": _("The cooperation was completed."),
         "closed": _("The match was closed."),
+        "need_withdrawn": _("The enterprise withdrew the need, so the match was closed."),
     }.get(kind, kind)
 
 
-def recipients(session: Session, match: Match, status: MatchStatus) -> list[User]:
-    to_expert, to_enterprise, to_coordinator = AUDIENCE.get(status, (False, False, False))
+def recipients(session: Session, match: Match, tell: Collection[Side]) -> list[User]:
+    """The users behind the sides the lifecycle table says are told."""
     users: list[User] = []
-    if to_expert and match.expert.user is not None:
+    if Side.EXPERT in tell and match.expert.user is not None:
         users.append(match.expert.user)
-    if to_enterprise:
+    if Side.ENTERPRISE in tell:
         users.extend(session.scalars(sa.select(User).where(User.organization_id == match.need.organization_id,
                                                           User.role == Role.ENTERPRISE)))
-    if to_coordinator and match.proposed_by is not None:
+    if Side.COORDINATOR in tell and match.proposed_by is not None:
         users.append(match.proposed_by)
     return users
 
 
-def notify_match(session: Session, match: Match, status: MatchStatus, actor: User | None) -> None:
-    for user in recipients(session, match, status):
+def notify_match(session: Session, match: Match, status: MatchStatus, actor: User | None, *, tell: Collection[Side],
+                 kind: str | None = None) -> None:
+    """Tell ``tell`` (never the actor) that ``match`` reached ``status``; ``kind`` names the
+    message when it is not the status's own (a withdrawn need)."""
+    kind = kind or status.value
+    for user in recipients(session, match, tell):
         if actor is not None and user.id == actor.id:
             continue
-        session.add(Notification(user_id=user.id, kind=status.value, match_id=match.id, need_id=match.need_id))
+        session.add(Notification(user_id=user.id, kind=kind, match_id=match.id, need_id=match.need_id))
         with force_locale(user.locale or "zh"):
             subject = _("[Matchmaking] %(title)s", title=match.need.title[:80])
             link = _match_link(user, match)
-            body = f"{message(status.value)}\n\n{match.need.title}\n{link}\n"
+            body = f"{message(kind)}\n\n{match.need.title}\n{link}\n"
         session.add(EmailMessage(recipient=user.email, subject=subject, body=body))
 
 

@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from matcher.taxonomy import load_taxonomy
-from models import AccountStatus, ExpertProfile, Match, MatchEvent, MatchStatus, Need, NeedStatus, User, db, utcnow
+from models import AccountStatus, ExpertProfile, Match, MatchEvent, Need, NeedStatus, User, db, utcnow
 
 from .errors import ValidationError
-from .matches import AWAITING_ANSWER
+from .lifecycle import AWAITING_ANSWER, FUNNEL_RANK
 
 STAGES = ("needs_posted", "needs_matched", "matches_connected", "intents", "contracts", "completed")
 BREAKDOWNS = ("month", "industry", "region")
@@ -34,13 +34,9 @@ UNCLASSIFIED = "unclassified"  # industry group of a need without an industry co
 UNKNOWN = "unknown"  # region group of a need without a region
 AWAITING_DAYS = 7
 
-# Match stages in order; a match that reached rank r counts for every stage of rank <= r.
-_MATCH_STAGE_RANK = {
-    MatchStatus.CONNECTED: 1,
-    MatchStatus.INTENT: 2,
-    MatchStatus.CONTRACT: 3,
-    MatchStatus.COMPLETED: 4,
-}
+# Match stages in order (ranks from the lifecycle table); a match that reached rank r counts
+# for every stage of rank <= r. The names are the funnel's, rank 1 first.
+_MATCH_STAGE_RANK = FUNNEL_RANK
 _MATCH_STAGE_NAMES = ("matches_connected", "intents", "contracts", "completed")
 _MAX_DATE_TEXT = 32
 

@@ -24,7 +24,6 @@ from models import (
     ExpertConflict,
     ExpertProfile,
     Match,
-    MatchEvent,
     MatchStatus,
     Need,
     NeedStatus,
@@ -36,12 +35,16 @@ from models import (
     write_transaction,
 )
 
+from ..domain import lifecycle
+from ..domain import matches as match_service
 from ..domain.errors import ValidationError
 from ..domain.experts import clean_achievement, clean_profile
+from ..domain.lifecycle import Side
 from ..domain.needs import clean_need
 from .passwords import hash_password
 
 FILES = ("organizations", "experts", "needs", "matches", "judgements")
+DEMO_NOTE = "demo history"
 DEMO_STAFF = (
     (Role.COORDINATOR, "coordinator@demo.example.cn", "示范科协 协调员"),
     (Role.ADMIN, "admin@demo.example.cn", "示范科协 管理员"),
@@ -133,6 +136,8 @@ def validate_dataset(dataset: DemoDataset) -> list[str]:
             problems.append(f"{match['_where']}: need or expert does not exist")
         if match.get("status") not in {s.value for s in MatchStatus}:
             problems.append(f"{match['_where']}: status {match.get('status')!r} is not a match status")
+        elif _history(MatchStatus(match["status"])) is None:
+            problems.append(f"{match['_where']}: status {match.get('status')!r} cannot be reached through the lifecycle")
     for judgement in dataset.judgements:
         if judgement.get("need") not in needs or judgement.get("expert") not in experts:
             problems.append(f"{judgement['_where']}: need or expert does not exist")
@@ -316,19 +321,29 @@ def _load_needs(session, dataset, orgs) -> dict[str, Need]:
     return needs
 
 
+def _history(status: MatchStatus) -> tuple | None:
+    """The steps a demo match took to reach ``status``: every match the dataset shows beyond
+    ``proposed`` went through ``connected`` (both sides accepted), as a real one would have."""
+    steps = lifecycle.path(MatchStatus.PROPOSED, status)
+    via = lifecycle.path(MatchStatus.PROPOSED, MatchStatus.CONNECTED)
+    onward = lifecycle.path(MatchStatus.CONNECTED, status)
+    if status not in lifecycle.AWAITING_ANSWER and via is not None and onward is not None:
+        return via + onward
+    return steps
+
+
 def _load_matches(session, dataset, needs, experts) -> None:
+    """Each match through the lifecycle service, as its coordinator, expert and enterprise
+    would have made it, on the dataset's date; history, so nobody is notified."""
+    coordinator = session.scalar(sa.select(User).where(User.email == DEMO_STAFF[0][1]))
     for record in dataset.matches:
-        status = MatchStatus(record["status"])
         created = _day(record.get("created_at")) or datetime.now(UTC)
-        need = needs[record["need"]]
-        match = Match(need=need, expert=experts[record["expert"]], status=status, created_at=created,
-                      updated_at=created)
-        if status not in (MatchStatus.SUGGESTED, MatchStatus.PROPOSED):
-            match.expert_accepted_at = created
-            match.enterprise_accepted_at = created
-            match.connected_at = created
-            need.status = NeedStatus.MATCHED
-        session.add(match)
-        session.flush()
-        session.add(MatchEvent(match_id=match.id, from_status=None, to_status=status.value,
-                               note="demo history", created_at=created))
+        need, profile = needs[record["need"]], experts[record["expert"]]
+        enterprise = need.created_by or next(m for m in need.organization.members if m.role == Role.ENTERPRISE)
+        actors = {Side.COORDINATOR: coordinator, Side.EXPERT: profile.user, Side.ENTERPRISE: enterprise}
+        match, _ = match_service.propose_in(session, coordinator, Side.COORDINATOR, need.id, profile.id, note=DEMO_NOTE,
+                                            at=created, quiet=True)
+        for row, side in _history(MatchStatus(record["status"])):
+            reason = record.get("reason", "other") if lifecycle.RULE[row.action].reasons else ""
+            match_service.apply(session, match, actors[side], side, row.action, reason=match_service.checked_reason(
+                row.action, reason, DEMO_NOTE), note=DEMO_NOTE, at=created, quiet=True)

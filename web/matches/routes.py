@@ -8,17 +8,18 @@ from flask_login import current_user
 from models import MatchStatus, Role
 
 from ..access import authenticated, is_staff, roles_required
+from ..domain import lifecycle
 from ..domain import matches as match_service
-from ..domain.errors import DomainError
-from ..domain.notify import message
+from ..domain.errors import DomainError, localize
+from ..domain.lifecycle import Action
 from ..domain.presenters import match_view
 from . import bp
 from .forms import CLOSE_LABELS, DECLINE_LABELS, OutcomeForm, RespondForm
 
 STATUS_FILTERS = {
-    "open": list(match_service.AWAITING_ANSWER),
-    "active": [MatchStatus.CONNECTED, MatchStatus.INTENT, MatchStatus.CONTRACT],
-    "done": [MatchStatus.COMPLETED, MatchStatus.CLOSED, MatchStatus.EXPERT_DECLINED, MatchStatus.ENTERPRISE_DECLINED],
+    "open": list(lifecycle.AWAITING_ANSWER),
+    "active": sorted(lifecycle.ENGAGED, key=list(MatchStatus).index),
+    "done": list(lifecycle.FINAL),
 }
 
 
@@ -38,12 +39,12 @@ def detail(match_id: int):
     match = match_service.match_for(current_user, match_id)
     party = match_service.party(current_user, match)
     view = match_view(match, current_user)
-    next_outcome = match_service.NEXT_OUTCOME.get(match.status)
-    can_answer = (party.expert or party.enterprise) and match.status in match_service.AWAITING_ANSWER and not (
-        (party.expert and match.expert_accepted_at) or (party.enterprise and match.enterprise_accepted_at))
+    actions = lifecycle.actions_for(match.status, party.side)
+    outcomes = [MatchStatus(a.value) for a in actions if a in lifecycle.RECORDED_ACTIONS and a != Action.CLOSE]
     return render_template(
-        "matches/detail.html", match=view, party=party, can_answer=can_answer, next_outcome=next_outcome,
-        can_close=party.coordinator and match.status not in match_service.FINAL,
+        "matches/detail.html", match=view, party=party, can_answer=Action.ACCEPT in actions or Action.DECLINE in actions,
+        can_accept=Action.ACCEPT in actions, can_decline=Action.DECLINE in actions,
+        next_outcome=outcomes[0] if outcomes else None, can_close=Action.CLOSE in actions,
         respond_form=RespondForm(), outcome_form=OutcomeForm(), decline_labels=DECLINE_LABELS, close_labels=CLOSE_LABELS,
     )
 
@@ -62,7 +63,7 @@ def respond(match_id: int):
             raise
         flash(exc.localized(), "error")
     else:
-        flash(message(match.status.value), "success")
+        _confirm(Action.ACCEPT if accept else Action.DECLINE, match)
     return redirect(url_for("matches.detail", match_id=match_id))
 
 
@@ -80,5 +81,11 @@ def outcome(match_id: int):
             raise
         flash(exc.localized(), "error")
     else:
-        flash(message(match.status.value), "success")
+        _confirm(Action(form.status.data), match)
     return redirect(url_for("matches.detail", match_id=match_id))
+
+
+def _confirm(action: Action, match) -> None:
+    """Flash what the actor did, in words written for the actor (the lifecycle table's)."""
+    side = match_service.side_of(current_user, match)
+    flash(localize(lifecycle.confirmation(action, match.status, side)), "success")

@@ -21,7 +21,9 @@ import sqlalchemy as sa
 
 from matcher import MatcherConfig
 from matcher.config import RANKER_FEATURES
-from models import Match, MatchEvent, MatchStatus, RankerModel, SuggestionImpression, db, utcnow, write_transaction
+from models import Match, MatchEvent, RankerModel, SuggestionImpression, db, utcnow, write_transaction
+
+from ..domain.lifecycle import DECLINED, RANKER_GRADE
 
 log = logging.getLogger("matcher.ranking")
 
@@ -29,11 +31,7 @@ FEATURES = RANKER_FEATURES
 DEFAULT_VERSION = "weighted-sum-v2"
 MIN_DECISIONS = 20
 MIN_TEST_LISTS = 5
-GRADE = {
-    MatchStatus.PROPOSED: 1, MatchStatus.EXPERT_ACCEPTED: 1, MatchStatus.ENTERPRISE_ACCEPTED: 1,
-    MatchStatus.CONNECTED: 2, MatchStatus.INTENT: 2, MatchStatus.CONTRACT: 3, MatchStatus.COMPLETED: 3,
-    MatchStatus.CLOSED: 1,
-}
+GRADE = RANKER_GRADE  # how far a proposal went, from the lifecycle table
 
 
 def active_ranker() -> tuple[str, dict[str, float]]:
@@ -59,9 +57,9 @@ def decision_labels() -> dict[tuple[int, int], tuple[float, object]]:
     labels: dict[tuple[int, int], tuple[float, object]] = {}
     declines = {m: (e.reason_code or "") for m, e in (
         (e.match_id, e) for e in db.session.scalars(sa.select(MatchEvent).where(
-            MatchEvent.to_status.in_([MatchStatus.EXPERT_DECLINED.value, MatchStatus.ENTERPRISE_DECLINED.value]))))}
+            MatchEvent.to_status.in_([status.value for status in DECLINED]))))}
     for match in db.session.scalars(sa.select(Match).where(Match.proposed_by_id.is_not(None))):
-        if match.status in (MatchStatus.EXPERT_DECLINED, MatchStatus.ENTERPRISE_DECLINED):
+        if match.status in DECLINED:
             grade = 0.0 if declines.get(match.id) == "not_my_field" else 1.0
         else:
             grade = float(GRADE.get(match.status, 1))

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from matcher import AchievementRecord, ExpertAttributes, ExpertRecord, NeedRecord
-from models import ENGAGED_STATUSES, AccountStatus, ExpertConflict, ExpertProfile, Match, Need, User, db
+from models import AccountStatus, ExpertConflict, ExpertProfile, Match, Need, User, db
+
+from ..domain.lifecycle import ENGAGED
 
 
 def expert_record(profile: ExpertProfile) -> ExpertRecord:
@@ -43,7 +45,7 @@ def engaged_counts(expert_ids: Iterable[int]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         sa.select(Match.expert_id, sa.func.count())
-        .where(Match.expert_id.in_(ids), Match.status.in_(list(ENGAGED_STATUSES)))
+        .where(Match.expert_id.in_(ids), Match.status.in_(list(ENGAGED)))
         .group_by(Match.expert_id)
     )
     return {expert_id: count for expert_id, count in rows}

@@ -1,0 +1,222 @@
+"""The match lifecycle as data: every state, every transition, who may take it and who is told.
+
+This table is the one home of the lifecycle's rules. The service (``matches.py``) checks each
+request against it, the match page offers the actions it allows, notifications read who is
+told, statistics read which states await an answer and the funnel ranks, the ranker reads its
+label grades, the capacity check reads which states are engaged, and the demo loader walks it.
+Changing a rule means editing a row here.
+
+::
+
+    proposed ─┬─ expert accepts ──► expert_accepted ─────┐
+              ├─ enterprise accepts ► enterprise_accepted ┤ the other side accepts
+              │                                           ▼
+              ├─ a side declines ─► expert_declined |  connected  (contacts revealed)
+              │                     enterprise_declined   ▼
+              │                                 intent ► contract ► completed
+              └─ coordinator closes / enterprise withdraws the need (any open state) ─► closed
+
+Nothing here imports Flask: messages are English msgids (:func:`errors.N_`), translated where
+they are shown.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from models import MatchStatus
+
+from .errors import N_
+
+
+class Side(str, enum.Enum):
+    """How an actor relates to a match."""
+
+    EXPERT = "expert"  # the proposed expert
+    ENTERPRISE = "enterprise"  # a member of the organisation that posted the need
+    COORDINATOR = "coordinator"  # staff (coordinators and administrators)
+
+
+class Action(str, enum.Enum):
+    PROPOSE = "propose"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    INTENT = "intent"
+    CONTRACT = "contract"
+    COMPLETE = "completed"
+    CLOSE = "closed"
+    WITHDRAW = "need_withdrawn"  # the enterprise withdrew the need: its open matches close
+
+
+S = MatchStatus
+EXPERT, ENTERPRISE, COORDINATOR = Side.EXPERT, Side.ENTERPRISE, Side.COORDINATOR
+PARTIES = frozenset({EXPERT, ENTERPRISE})
+EVERYONE = frozenset(Side)
+
+
+@dataclass(frozen=True)
+class State:
+    """What a state means. ``funnel_rank``: the stage it counts for in the statistics funnel
+    (a match at rank r counts for every stage up to r; 0: not a stage). ``ranker_grade``: how
+    good a coordinator's proposal turned out, as the ranker's training label."""
+
+    status: MatchStatus
+    awaiting_answer: bool = False  # a side still owes an answer to the proposal
+    engaged: bool = False  # occupies one unit of the expert's capacity
+    revealed: bool = False  # contacts of both sides are visible to each other
+    final: bool = False  # nothing follows; a state that is not final is open
+    funnel_rank: int = 0
+    ranker_grade: int = 1
+
+
+STATES = (
+    State(S.PROPOSED, awaiting_answer=True),
+    State(S.EXPERT_ACCEPTED, awaiting_answer=True),
+    State(S.ENTERPRISE_ACCEPTED, awaiting_answer=True),
+    State(S.EXPERT_DECLINED, final=True),
+    State(S.ENTERPRISE_DECLINED, final=True),
+    State(S.CONNECTED, engaged=True, revealed=True, funnel_rank=1, ranker_grade=2),
+    State(S.INTENT, engaged=True, revealed=True, funnel_rank=2, ranker_grade=2),
+    State(S.CONTRACT, engaged=True, revealed=True, funnel_rank=3, ranker_grade=3),
+    State(S.COMPLETED, revealed=True, final=True, funnel_rank=4, ranker_grade=3),
+    State(S.CLOSED, final=True),
+)
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """What an action needs and when repeating it is a no-op. ``reasons``: the actor must pick
+    one (empty: no reason asked; one entry: that reason is recorded). ``done_in``: per side,
+    the states in which that side's action has already happened — asking again changes
+    nothing and is not an error."""
+
+    action: Action
+    reasons: tuple[str, ...] = ()
+    done_in: tuple[tuple[Side, frozenset[MatchStatus]], ...] = ()
+    reason_missing: tuple[str, str] = ("", "")  # (message, field problem) when no listed reason was given
+
+    def done(self, side: Side, status: MatchStatus) -> bool:
+        return any(who == side and status in states for who, states in self.done_in)
+
+
+REVEALED_STATES = frozenset(s.status for s in STATES if s.revealed)
+ACTIONS = (
+    ActionRule(Action.PROPOSE),
+    ActionRule(Action.ACCEPT, done_in=((EXPERT, frozenset({S.EXPERT_ACCEPTED}) | REVEALED_STATES),
+                                       (ENTERPRISE, frozenset({S.ENTERPRISE_ACCEPTED}) | REVEALED_STATES))),
+    ActionRule(Action.DECLINE, reasons=("not_my_field", "no_capacity", "budget", "timeline", "location", "already_solved", "other"),
+               done_in=((EXPERT, frozenset({S.EXPERT_DECLINED})), (ENTERPRISE, frozenset({S.ENTERPRISE_DECLINED}))),
+               reason_missing=(N_("choose a reason for declining"), N_("required when declining"))),
+    ActionRule(Action.INTENT, done_in=tuple((side, frozenset({S.INTENT})) for side in Side)),
+    ActionRule(Action.CONTRACT, done_in=tuple((side, frozenset({S.CONTRACT})) for side in Side)),
+    ActionRule(Action.COMPLETE, done_in=tuple((side, frozenset({S.COMPLETED})) for side in Side)),
+    ActionRule(Action.CLOSE, reasons=("no_response", "need_withdrawn", "solved_elsewhere", "not_feasible", "duplicate", "other"),
+               done_in=((COORDINATOR, frozenset({S.CLOSED})),),
+               reason_missing=(N_("choose a reason for closing"), N_("required when closing"))),
+    ActionRule(Action.WITHDRAW, reasons=("need_withdrawn",), done_in=((ENTERPRISE, frozenset({S.CLOSED})),)),
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """``source`` × ``action`` by one of ``by`` → ``target``; ``tell``: who is notified (never
+    the actor); ``confirm``: what the actor reads afterwards. ``source`` None: creation."""
+
+    source: MatchStatus | None
+    action: Action
+    by: frozenset[Side]
+    target: MatchStatus
+    tell: frozenset[Side]
+    confirm: str
+
+
+_OPEN = tuple(s.status for s in STATES if not s.final)
+_CLOSED_MESSAGE = N_("The match was closed.")
+
+TRANSITIONS = (
+    Transition(None, Action.PROPOSE, frozenset({COORDINATOR}), S.PROPOSED, PARTIES,
+               N_("A coordinator proposed a match. Please accept or decline.")),
+    Transition(S.PROPOSED, Action.ACCEPT, frozenset({EXPERT}), S.EXPERT_ACCEPTED, frozenset({ENTERPRISE}),
+               N_("You accepted. Waiting for the enterprise's answer.")),
+    Transition(S.PROPOSED, Action.ACCEPT, frozenset({ENTERPRISE}), S.ENTERPRISE_ACCEPTED, frozenset({EXPERT}),
+               N_("You accepted. Waiting for the expert's answer.")),
+    Transition(S.ENTERPRISE_ACCEPTED, Action.ACCEPT, frozenset({EXPERT}), S.CONNECTED, EVERYONE,
+               N_("You accepted. Both sides have accepted: contact details are now visible.")),
+    Transition(S.EXPERT_ACCEPTED, Action.ACCEPT, frozenset({ENTERPRISE}), S.CONNECTED, EVERYONE,
+               N_("You accepted. Both sides have accepted: contact details are now visible.")),
+    Transition(S.PROPOSED, Action.DECLINE, frozenset({EXPERT}), S.EXPERT_DECLINED, frozenset({ENTERPRISE, COORDINATOR}),
+               N_("You declined the proposal. The coordinator has been told.")),
+    Transition(S.ENTERPRISE_ACCEPTED, Action.DECLINE, frozenset({EXPERT}), S.EXPERT_DECLINED, frozenset({ENTERPRISE, COORDINATOR}),
+               N_("You declined the proposal. The coordinator has been told.")),
+    Transition(S.PROPOSED, Action.DECLINE, frozenset({ENTERPRISE}), S.ENTERPRISE_DECLINED, frozenset({EXPERT, COORDINATOR}),
+               N_("You declined the proposal. The coordinator has been told.")),
+    Transition(S.EXPERT_ACCEPTED, Action.DECLINE, frozenset({ENTERPRISE}), S.ENTERPRISE_DECLINED, frozenset({EXPERT, COORDINATOR}),
+               N_("You declined the proposal. The coordinator has been told.")),
+    Transition(S.CONNECTED, Action.INTENT, EVERYONE, S.INTENT, EVERYONE, N_("A cooperation intent was recorded.")),
+    Transition(S.INTENT, Action.CONTRACT, EVERYONE, S.CONTRACT, EVERYONE, N_("A contract was signed.")),
+    Transition(S.CONTRACT, Action.COMPLETE, EVERYONE, S.COMPLETED, EVERYONE, N_("The cooperation was completed.")),
+    *[Transition(state, Action.CLOSE, frozenset({COORDINATOR}), S.CLOSED, EVERYONE, _CLOSED_MESSAGE) for state in _OPEN],
+    *[Transition(state, Action.WITHDRAW, frozenset({ENTERPRISE}), S.CLOSED, frozenset({EXPERT, COORDINATOR}), _CLOSED_MESSAGE)
+      for state in _OPEN],
+)
+
+# -- views of the table, for its readers ---------------------------------------------------------
+STATE = {s.status: s for s in STATES}
+RULE = {rule.action: rule for rule in ACTIONS}
+AWAITING_ANSWER = tuple(s.status for s in STATES if s.awaiting_answer)
+ENGAGED = frozenset(s.status for s in STATES if s.engaged)
+REVEALED = tuple(s.status for s in STATES if s.revealed)
+FINAL = tuple(s.status for s in STATES if s.final)
+OPEN = _OPEN
+DECLINED = tuple(dict.fromkeys(t.target for t in TRANSITIONS if t.action == Action.DECLINE))
+FUNNEL_RANK = {s.status: s.funnel_rank for s in sorted(STATES, key=lambda s: s.funnel_rank) if s.funnel_rank}
+OUTCOME_ORDER = tuple(FUNNEL_RANK)  # connected → intent → contract → completed
+RANKER_GRADE = {s.status: s.ranker_grade for s in STATES}
+RECORDED_ACTIONS = (Action.INTENT, Action.CONTRACT, Action.COMPLETE, Action.CLOSE)  # what "record an outcome" takes
+
+
+def transition(source: MatchStatus | None, action: Action, side: Side) -> Transition | None:
+    """The row that lets ``side`` take ``action`` from ``source``, or None."""
+    return next((t for t in TRANSITIONS if t.source == source and t.action == action and side in t.by), None)
+
+
+def may_ever(side: Side, action: Action) -> bool:
+    """Whether ``side`` takes ``action`` from any state at all (else: permission denied)."""
+    return any(t.action == action and side in t.by for t in TRANSITIONS)
+
+
+def actions_for(status: MatchStatus, side: Side | None) -> tuple[Action, ...]:
+    """The actions ``side`` may take on a match in ``status``, in table order."""
+    if side is None:
+        return ()
+    seen: list[Action] = []
+    for t in TRANSITIONS:
+        if t.source == status and side in t.by and t.action not in seen:
+            seen.append(t.action)
+    return tuple(seen)
+
+
+def confirmation(action: Action, status: MatchStatus, side: Side) -> str:
+    """What the actor reads after taking ``action`` and finding the match in ``status``."""
+    row = next((t for t in TRANSITIONS if t.action == action and t.target == status and side in t.by), None)
+    return row.confirm if row else N_("Nothing changed: this step had already been recorded.")
+
+
+def path(source: MatchStatus, target: MatchStatus) -> tuple[tuple[Transition, Side], ...] | None:
+    """The shortest walk through the table from ``source`` to ``target`` (a need's withdrawal
+    aside), each step with the side that takes it (a coordinator where several may); None
+    when the table has no way there. The demo loader replays its history along it."""
+    preference = (COORDINATOR, EXPERT, ENTERPRISE)
+    frontier: list[tuple[MatchStatus, tuple]] = [(source, ())]
+    seen = {source}
+    while frontier:
+        status, steps = frontier.pop(0)
+        if status == target:
+            return steps
+        for row in TRANSITIONS:
+            if row.source == status and row.action != Action.WITHDRAW and row.target not in seen:
+                seen.add(row.target)
+                side = next(s for s in preference if s in row.by)
+                frontier.append((row.target, (*steps, (row, side))))
+    return None
