@@ -8,6 +8,7 @@ coordinator: approve accounts → propose an expert for a need → follow and cl
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
 
@@ -280,7 +281,8 @@ def test_sign_up_approval_need_profile_proposal_and_connection_through_the_pages
     response = submit(exp, page, "#answer", button="accept")
     assert response.status_code == 302
     after = exp.get(f"/matches/{match_id}")
-    assert MESSAGES["expert_accepted"] in flashes(after)[0] and 'id="answer"' not in text(after)
+    assert "You accepted. Waiting for the enterprise's answer." in html.unescape(flashes(after)[0]) and 'id="answer"' not in text(after)
+    assert MESSAGES["expert_accepted"] not in text(after)  # that sentence is for the enterprise (bug 12.1)
     assert status_of(app, match_id) == "expert_accepted"
 
     # -- the enterprise was told, sees no expert contacts yet, and accepts: connected
@@ -349,7 +351,7 @@ def test_expert_declines_on_the_match_page_only_with_a_reason(app, factory):
 
     response = submit(exp, page, "#answer", {"reason": "other", "note": "明年才有空"}, button="decline")
     page = exp.get(f"/matches/{match_id}")
-    assert MESSAGES["expert_declined"] in flashes(page)[0]
+    assert "You declined the proposal. The coordinator has been told." in flashes(page)[0]
     assert 'id="answer"' not in text(page) and "Other (please explain)" in text(page) and "明年才有空" in text(page)
     assert events(app, match_id)[-1] == ("proposed", "expert_declined", expert.id, "expert", "other", "明年才有空")
     assert kinds_for(app, enterprise.id) == ["proposed", "expert_declined"]

@@ -102,7 +102,7 @@ class ActionRule:
 
 REVEALED_STATES = frozenset(s.status for s in STATES if s.revealed)
 ACTIONS = (
-    ActionRule(Action.PROPOSE),
+    ActionRule(Action.PROPOSE, done_in=((COORDINATOR, frozenset(MatchStatus)),)),  # the pair exists: it is that match
     ActionRule(Action.ACCEPT, done_in=((EXPERT, frozenset({S.EXPERT_ACCEPTED}) | REVEALED_STATES),
                                        (ENTERPRISE, frozenset({S.ENTERPRISE_ACCEPTED}) | REVEALED_STATES))),
     ActionRule(Action.DECLINE, reasons=("not_my_field", "no_capacity", "budget", "timeline", "location", "already_solved", "other"),
