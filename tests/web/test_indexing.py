@@ -28,10 +28,11 @@ def make_indexer(app):
 def suggestions(app, need_id):
     with app.app_context():
         from models import Need, db
-        from web.matching.records import attributes_for, need_record
+        from web.matching.records import need_record
+        from web.matching.search import rank_with_live_facts
 
         reader = IndexReader(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"], check_every=0)
-        return [s.expert_id for s in reader.engine().rank(need_record(db.session.get(Need, need_id)), attributes_for, limit=5)]
+        return [s.expert_id for s in rank_with_live_facts(reader.engine(), need_record(db.session.get(Need, need_id)), limit=5)]
 
 
 def test_first_start_builds_the_index_and_marks_the_outbox_processed(app, factory):

@@ -28,6 +28,8 @@ def health_report() -> dict:
 
     report["index"] = index_status()
     report["dense_channels"] = channel_status()
+    if any(c["status"] != "ok" for c in report["dense_channels"].values()) and report["status"] == "ok":
+        report["status"] = "degraded"  # matching goes on with the channels that work
     if not report["index"].get("loaded"):
         report["status"] = "degraded" if report["status"] == "ok" else report["status"]
     return report

@@ -5,11 +5,12 @@ what ``/healthz`` and ``matcher status`` say about each channel."""
 from __future__ import annotations
 
 import functools
+import os
 
 from flask import current_app
 
 from matcher import EmbeddingStore, Engine, MatcherConfig
-from matcher.embedding import load_channels, parse_channel_names
+from matcher.embedding import CHINESE_PROBE, load_channels, parse_channel_names
 from matcher.embstore import shipped_seeds
 
 
@@ -29,9 +30,30 @@ def new_engine(model_spec: str | None = None) -> Engine:
     return Engine(MatcherConfig(), encoders, store=embedding_store(current_app.config.get("EMBEDDING_STORE", "")))
 
 
+_probes: dict[tuple[int, str], str | None] = {}
+
+
+def _probe(encoder) -> str | None:
+    """Encode one sentence in this process, once (a native library that loads but hangs or
+    fails after a fork shows here); None when it works, else the error."""
+    key = (os.getpid(), encoder.fingerprint)
+    if key not in _probes:
+        try:
+            vector = encoder.encode_queries([CHINESE_PROBE if encoder.covers("zh") else "probe sentence"])[0]
+            _probes[key] = None if abs(float((vector**2).sum()) - 1.0) < 1e-3 else "vector is not unit length"
+        except Exception as exc:  # any failure of a native engine is reported, never raised
+            _probes[key] = f"{type(exc).__name__}: {exc}"
+    return _probes[key]
+
+
 def channel_status(model_spec: str | None = None) -> dict:
-    """Each configured dense channel: loaded (with model, dimension, languages) or why not."""
+    """Each configured dense channel: loaded and encoding in this process (with model,
+    dimension, languages), or why not. The service matches with the channels it has."""
     encoders, errors = configured_channels(model_spec)
-    report = {e.name: {"status": "ok", "model": e.model, "dim": e.dim, "languages": sorted(e.languages)} for e in encoders}
+    report = {}
+    for e in encoders:
+        problem = _probe(e)
+        report[e.name] = {"status": "ok" if problem is None else "failing", "model": e.model, "dim": e.dim,
+                          "languages": sorted(e.languages), "pid": os.getpid(), **({"error": problem} if problem else {})}
     report.update({name: {"status": "unavailable", "error": error} for name, error in errors.items()})
     return report
