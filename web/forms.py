@@ -6,9 +6,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, SubmitField, widgets
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from matcher.taxonomy import load_taxonomy
 
+from .domain import fields as spec
 from .domain.errors import FIELD_LABELS, ValidationError, localize
 from .labels import COOPERATION_MODE
 
@@ -22,6 +24,21 @@ class ActionForm(FlaskForm):
     """A button that only carries the CSRF token (delete, withdraw, approve...)."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+def field_args(f: spec.Field, **extra) -> dict:
+    """A form field's label and validators, from its field spec: required or optional, the
+    length limit of text, the range of numbers. ``extra`` goes to the field as it is."""
+    validators: list = []
+    if f.required:
+        validators.append(InputRequired() if f.kind in (spec.INTEGER, spec.DATE, spec.DATETIME, spec.BOOLEAN) else DataRequired())
+    else:
+        validators.append(Optional())
+    if f.input_max_len is not None:
+        validators.append(Length(max=f.input_max_len))
+    if f.min_value is not None or f.max_value is not None:
+        validators.append(NumberRange(min=f.min_value, max=f.max_value))
+    return {"label": _l(f.form_label.msgid), "validators": validators, **extra}
 
 
 def cooperation_mode_choices() -> list[SelectChoice]:

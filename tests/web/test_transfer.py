@@ -372,6 +372,27 @@ def test_need_row_problems_name_their_columns(app, client, auth):
     assert counts(app)["Need"] == 0
 
 
+@pytest.mark.parametrize("email", ["not-an-email", "wang@", "@example.cn", "wang@example", "wang lei@example.cn"])
+def test_an_expert_email_that_is_no_address_is_a_row_error(app, client, auth, email):
+    """Issue 12, bug 6: the importer holds an e-mail to the rule of sign-up."""
+    auth.login_as("coordinator")
+    rows = expert_rows()
+    rows[1][11] = email
+    response = upload(client, "experts", "experts.csv", csv_bytes(EXPERT_HEADER_ZH, rows))
+    assert response.status_code == 200, response.headers.get("Location")
+    assert problems(response) == [("3", "邮箱", "not a valid e-mail address")]
+    assert counts(app)["ExpertProfile"] == 0
+
+
+def test_an_imported_expert_email_is_stored_as_sign_up_would_store_it(app, client, auth):
+    auth.login_as("coordinator")
+    rows = expert_rows()
+    rows[0][11] = " WangLei@Example.CN "
+    assert confirm(client, token_of(upload(client, "experts", "experts.csv", csv_bytes(EXPERT_HEADER_ZH, rows)))).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(ExpertProfile.email).where(ExpertProfile.name == "王磊")) == "wanglei@example.cn"
+
+
 def test_duplicates_in_the_database_and_in_the_file_are_row_errors(app, client, auth, factory):
     owner = factory.user(role="enterprise", organization=factory.organization(name="佛山弹簧制造有限公司"))
     factory.need(owner, title="减振器异响问题")

@@ -1,9 +1,15 @@
-"""The OpenAPI 3.0 description of /api/v1 (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3.0 description of /api/v1 (served at /api/v1/openapi.json).
+
+The request and response schemas of needs, expert profiles and achievements are generated from
+their field specs (:mod:`web.domain.fields`), so the document says exactly what the service
+accepts; the paths and the other schemas are written here.
+"""
 
 from __future__ import annotations
 
-from models import AchievementKind, CooperationMode, MatchStatus, NeedStatus
+from models import MatchStatus, NeedStatus
 
+from ..domain import fields as spec
 from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
 
 
@@ -40,7 +46,80 @@ def _responses(ok_code: str, ok: dict, *codes: str) -> dict:
 ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
-MODES = {"type": "array", "items": {"type": "string", "enum": [m.value for m in CooperationMode]}}
+
+
+def input_property(f: spec.Field) -> dict:
+    """The JSON schema of one field as the API accepts it, with the spec's limits."""
+    if f.kind in (spec.TEXT, spec.MULTILINE, spec.EMAIL, spec.PASSWORD):
+        schema: dict = {"type": "string"}
+        if f.required:
+            schema["minLength"] = 1
+        if f.max_len is not None:
+            schema["maxLength"] = f.max_len
+    elif f.kind == spec.LIST:
+        schema = {"type": "array", "items": {"type": "string", "maxLength": f.max_len}, "maxItems": f.max_items}
+    elif f.kind == spec.CODES:
+        schema = {**STRING_LIST, "maxItems": f.max_items}
+    elif f.kind == spec.MODES:
+        schema = {"type": "array", "items": {"type": "string", "enum": list(f.choices)}}
+    elif f.kind == spec.INTEGER:
+        schema = {"type": "integer", "minimum": f.min_value, "maximum": f.max_value}
+    elif f.kind == spec.DATE:
+        schema = {"type": "string", "format": "date"}
+    elif f.kind == spec.DATETIME:
+        schema = {"type": "string", "format": "date-time"}
+    elif f.kind == spec.BOOLEAN:
+        schema = {"type": "boolean"}
+    elif f.kind == spec.CHOICE:
+        schema = {"type": "string", "enum": list(f.choices)}
+    else:  # pragma: no cover - a spec with a kind nobody describes
+        raise ValueError(f"unknown field kind {f.kind!r}")
+    if not f.required and f.kind in (spec.INTEGER, spec.DATE, spec.DATETIME):
+        schema["nullable"] = True
+    if f.doc:
+        schema["description"] = f.doc
+    return schema
+
+
+def output_property(f: spec.Field) -> dict:
+    """The JSON schema of one field as the API returns it (the stored, cleaned value)."""
+    if f.kind in (spec.LIST, spec.CODES, spec.MODES):
+        return dict(STRING_LIST)
+    if f.kind == spec.INTEGER:
+        return {"type": "integer"} if f.required else {"type": "integer", "nullable": True}
+    if f.kind == spec.DATE:
+        return {"type": "string", "nullable": True}
+    if f.kind == spec.BOOLEAN:
+        return {"type": "boolean"}
+    return {"type": "string"}
+
+
+def input_schema(fields: spec.Spec, *, partial: bool = False, closed: bool = False) -> dict:
+    """A request body of ``fields``; contact fields go in a nested ``contacts`` object, as the
+    API takes them."""
+    properties = {f.name: input_property(f) for f in fields if not f.contact}
+    contacts = [f for f in fields if f.contact]
+    if contacts:
+        properties["contacts"] = {"type": "object", "additionalProperties": False,
+                                  "properties": {f.name: input_property(f) for f in contacts}}
+    schema: dict = {"type": "object"}
+    required = [f.name for f in fields if f.required and not partial]
+    if required:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    schema["properties"] = properties
+    return schema
+
+
+def output_schema(fields: spec.Spec, *, before: dict, after: dict, required_after: tuple[str, ...] = ()) -> dict:
+    """A response object: ``before`` (the id...), the spec's non-contact fields, then ``after``."""
+    properties = {**before, **{f.name: output_property(f) for f in fields if not f.contact}, **after}
+    required = [*before, *(f.name for f in fields if f.required and not f.contact), *required_after]
+    return {"type": "object", "required": required, "properties": properties}
+
+
+ID = {"id": {"type": "integer"}}
 
 SCHEMAS = {
     "Error": {
@@ -50,76 +129,18 @@ SCHEMAS = {
             "code": {"type": "string"}, "message": {"type": "string"},
             "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
     },
-    "NeedInput": {
-        "type": "object",
-        "required": ["title"],
-        "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": {"type": "string", "maxLength": 10000},
-            "industry_codes": {**STRING_LIST, "maxItems": 5, "description": "GB/T 4754-2017 division codes, e.g. \"36\""},
-            "region": {"type": "string", "maxLength": 100},
-            "cooperation_modes": MODES,
-            "budget_min": {"type": "integer", "minimum": 0, "nullable": True, "description": "10,000 CNY"},
-            "budget_max": {"type": "integer", "minimum": 0, "nullable": True},
-            "deadline": {"type": "string", "format": "date", "nullable": True},
-            "anonymous": {"type": "boolean"},
-        },
-    },
-    "Need": {
-        "type": "object",
-        "required": ["id", "title", "status"],
-        "properties": {
-            "id": {"type": "integer"}, "title": {"type": "string"}, "description": {"type": "string"},
-            "industry_codes": STRING_LIST, "region": {"type": "string"}, "cooperation_modes": STRING_LIST,
-            "budget_min": {"type": "integer", "nullable": True}, "budget_max": {"type": "integer", "nullable": True},
-            "deadline": {"type": "string", "nullable": True}, "status": {"type": "string", "enum": [s.value for s in NeedStatus]},
-            "anonymous": {"type": "boolean"}, "organization": {"type": "string", "nullable": True},
-            "created_at": {"type": "string", "nullable": True},
-        },
-    },
-    "Contacts": {"type": "object", "properties": {"phone": {"type": "string"}, "email": {"type": "string"}, "wechat": {"type": "string"}}},
-    "Achievement": {
-        "type": "object",
-        "required": ["id", "kind", "title"],
-        "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "title": {"type": "string"},
-                       "abstract": {"type": "string"}, "year": {"type": "integer", "nullable": True}},
-    },
-    "AchievementInput": {
-        "type": "object",
-        "required": ["kind", "title"],
-        "properties": {
-            "kind": {"type": "string", "enum": [k.value for k in AchievementKind]},
-            "title": {"type": "string", "minLength": 1, "maxLength": 300},
-            "abstract": {"type": "string", "maxLength": 5000},
-            "year": {"type": "integer", "minimum": 1950, "maximum": 2100, "nullable": True},
-        },
-    },
-    "Expert": {
-        "type": "object",
-        "required": ["id", "name"],
-        "properties": {
-            "id": {"type": "integer"}, "name": {"type": "string"}, "title": {"type": "string"},
-            "organization": {"type": "string", "nullable": True}, "region": {"type": "string"},
-            "discipline_codes": STRING_LIST, "research_areas": STRING_LIST, "keywords": STRING_LIST,
-            "summary": {"type": "string"}, "cooperation_modes": STRING_LIST, "capacity": {"type": "integer"},
-            "available": {"type": "boolean"}, "achievements": {"type": "array", "items": _ref("Achievement")},
-            "contacts": {**_ref("Contacts"), "description": "only for the expert, coordinators, or the enterprise of a connected match"},
-        },
-    },
-    "ExpertPatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 100}, "title": {"type": "string", "maxLength": 100},
-            "summary": {"type": "string", "maxLength": 5000}, "keywords": {**STRING_LIST, "maxItems": 40},
-            "research_areas": {**STRING_LIST, "maxItems": 20}, "discipline_codes": {**STRING_LIST, "maxItems": 6},
-            "region": {"type": "string", "maxLength": 100}, "capacity": {"type": "integer", "minimum": 0, "maximum": 50},
-            "available": {"type": "boolean"}, "cooperation_modes": MODES,
-            "contacts": {"type": "object", "additionalProperties": False, "properties": {
-                "phone": {"type": "string", "maxLength": 40}, "email": {"type": "string", "maxLength": 200},
-                "wechat": {"type": "string", "maxLength": 100}}},
-        },
-    },
+    "NeedInput": input_schema(spec.NEED),
+    "Need": output_schema(spec.NEED, before=ID, required_after=("status",), after={
+        "status": {"type": "string", "enum": [s.value for s in NeedStatus]},
+        "organization": {"type": "string", "nullable": True}, "created_at": {"type": "string", "nullable": True}}),
+    "Contacts": {"type": "object", "properties": {f.name: {"type": "string"} for f in spec.PROFILE if f.contact}},
+    "Achievement": output_schema(spec.ACHIEVEMENT, before=ID, after={}),
+    "AchievementInput": input_schema(spec.ACHIEVEMENT),
+    "Expert": output_schema(spec.PROFILE, before=ID, after={
+        "organization": {"type": "string", "nullable": True},
+        "achievements": {"type": "array", "items": _ref("Achievement")},
+        "contacts": {**_ref("Contacts"), "description": "only for the expert, coordinators, or the enterprise of a connected match"}}),
+    "ExpertPatch": input_schema(spec.PROFILE, partial=True, closed=True),
     "Suggestion": {
         "type": "object",
         "required": ["expert_id", "score", "reasons", "evidence", "flags"],

@@ -4,6 +4,9 @@ from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from ..domain.fields import SIGN_UP
+from ..forms import field_args
+
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
@@ -17,13 +20,14 @@ class LogoutForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
-    role = RadioField(_l("I am"), choices=[SelectChoice("enterprise", _l("An enterprise with a technical need")),
-                                            SelectChoice("expert", _l("An expert offering my know-how"))], default="enterprise")
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
-    organization = StringField(_l("Enterprise name (enterprises only)"), validators=[Length(max=200)])
-    phone = StringField(_l("Phone (private)"), validators=[Length(max=40)])
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password (at least 8 characters)"), validators=[DataRequired(), Length(max=128)])
+    role = RadioField(**field_args(SIGN_UP["role"], choices=[SelectChoice("enterprise", _l("An enterprise with a technical need")),
+                                                             SelectChoice("expert", _l("An expert offering my know-how"))],
+                                   default="enterprise"))
+    name = StringField(**field_args(SIGN_UP["name"]))
+    organization = StringField(**field_args(SIGN_UP["organization"]))
+    phone = StringField(**field_args(SIGN_UP["phone"]))
+    email = EmailField(**field_args(SIGN_UP["email"]))
+    password = PasswordField(**field_args(SIGN_UP["password"]))
     submit = SubmitField(_l("Sign up"))
 
 

@@ -10,10 +10,12 @@ from flask_login import current_user
 from ..access import STAFF, roles_required
 from ..domain import events as event_service
 from ..domain.errors import DomainError
+from ..domain.fields import EVENT
 from ..domain.validation import parse_id
 from ..forms import ActionForm, industry_choices
 from ..matching.search import IndexNotReady
 from . import bp
+from .forms import EventForm
 
 
 def _ids(name: str) -> list[int]:
@@ -34,8 +36,10 @@ def events():
             flash(exc.localized(), "error")
         else:
             return redirect(url_for("coordinator.event_detail", event_id=event.id))
+    event_form = EventForm()
+    event_form.industry_codes.choices = industry_choices(str(get_locale()))
     return render_template("coordinator/events.html", events=event_service.list_events(), form=form,
-                           industries=industry_choices(str(get_locale())))
+                           event_form=event_form, event_fields=EVENT)
 
 
 @bp.route("/events/<int:event_id>")

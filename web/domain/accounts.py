@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import re
+import unicodedata
 
 import sqlalchemy as sa
 
@@ -23,15 +23,15 @@ from models import (
 from ..access import is_staff
 from ..infra.passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
 from .errors import N_, NotFound, PermissionDenied, ValidationError
+from .fields import SIGN_UP
+from .validation import clean_fields, is_email, normalise_text
 
 security_log = logging.getLogger("matcher.security")
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-
-
 def normalise_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if not EMAIL_RE.match(email) or len(email) > 254:
+    """The address as stored and compared: NFKC, without zero-width characters, lower case."""
+    email = unicodedata.normalize("NFKC", normalise_text(email or "")).strip().lower()
+    if not is_email(email):
         raise ValidationError(N_("email is not a valid e-mail address"), fields={"email": N_("not a valid e-mail address")})
     return email
 
@@ -60,11 +60,9 @@ def create_user(
     """Create an account. Enterprises get an organisation named ``name`` unless one is given;
     experts get an empty profile named ``name``."""
     email = normalise_email(email)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError(N_("name must not be empty"), fields={"name": N_("must not be empty")})
-    if len(name) > 100:
-        raise ValidationError(N_("name is longer than 100 characters"), fields={"name": N_("longer than 100 characters")})
+    name = clean_fields(SIGN_UP, {"name": name}, only=("name",)).finish("account")["name"]
+    if role == Role.ENTERPRISE and organization is None and organization_name:
+        organization_name = clean_fields(SIGN_UP, {"organization": organization_name}, only=("organization",)).finish("account")["organization"]
     check_password_policy(password, email=email)
     with write_transaction() as session:
         if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
@@ -183,11 +181,17 @@ def sign_up(*, role: Role, email: str, password: str, name: str, organization_na
     enterprise registers a new organisation; joining an existing one goes through a coordinator."""
     if role not in (Role.ENTERPRISE, Role.EXPERT):
         raise PermissionDenied("only enterprises and experts sign up themselves")
-    if role == Role.ENTERPRISE:
-        organization_name = (organization_name or "").strip()
-        if not organization_name:
-            raise ValidationError(N_("organization must not be empty"), fields={"organization": N_("must not be empty")})
-        if len(organization_name) > 200:
-            raise ValidationError(N_("organization is longer than 200 characters"), fields={"organization": N_("too long")})
+    fields = clean_sign_up(role, name=name, organization_name=organization_name, phone=phone)
+    name, organization_name, phone = fields["name"], fields["organization"], fields["phone"]
     return create_user(role=role, email=email, password=password, name=name, status=AccountStatus.PENDING,
                        organization_name=organization_name or None, contact_phone=phone, new_organization_only=True)
+
+
+def clean_sign_up(role: Role, *, name: str, organization_name: str = "", phone: str = "") -> dict:
+    """Name, organisation and phone of a sign-up checked against the sign-up field spec; an
+    enterprise must name its organisation."""
+    cleaner = clean_fields(SIGN_UP, {"name": name, "organization": organization_name or "", "phone": phone or ""},
+                           only=("name", "organization", "phone"))
+    if role == Role.ENTERPRISE and not cleaner.clean.get("organization") and "organization" not in cleaner.errors:
+        cleaner.fail("organization", N_("must not be empty"))
+    return cleaner.finish("sign-up")

@@ -28,8 +28,21 @@ def N_(msgid: str, **params) -> Problem:  # noqa: N802 - the conventional name o
     return Problem(msgid, **params)
 
 
+class FieldName(str):
+    """A field's name (what the English message says) that knows its display label, taken
+    from the field spec of the record it belongs to ("title" of a profile → "Professional title")."""
+
+    label: Problem
+
+    def __new__(cls, name: str, label: Problem):
+        obj = super().__new__(cls, name)
+        obj.label = label
+        return obj
+
+
 FIELD_LABELS = {  # noqa: RUF012
-    # English labels of field names, for localized messages ("title" → "标题").
+    # English labels of field names, for localized messages ("title" → "标题") and form errors
+    # without a field of their own; a FieldName's own label (from its field spec) comes first.
     "title": N_("Title"), "description": N_("Description"), "industry_codes": N_("Industry"), "region": N_("Region"),
     "cooperation_modes": N_("Cooperation"), "budget_min": N_("Budget from (10,000 CNY)"), "budget_max": N_("Budget up to (10,000 CNY)"),
     "deadline": N_("Deadline"), "anonymous": N_("Anonymous"), "name": N_("Name"), "discipline_codes": N_("Disciplines"),
@@ -48,7 +61,9 @@ def localize(text) -> str:
     if isinstance(text, Problem):
         params = {}
         for key, value in text.params.items():
-            if key == "field" and isinstance(value, str) and value in FIELD_LABELS:
+            if key == "field" and isinstance(value, FieldName):
+                params[key] = localize(value.label)
+            elif key == "field" and isinstance(value, str) and value in FIELD_LABELS:
                 params[key] = localize(FIELD_LABELS[value])
             else:
                 params[key] = localize(value) if isinstance(value, Problem) else value

@@ -3,7 +3,7 @@ proposed matches through the ordinary lifecycle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,8 @@ from ..access import is_staff
 from ..matching.records import attributes_for, need_record
 from . import matches as match_service
 from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
-from .validation import Cleaner
+from .fields import EVENT
+from .validation import clean_fields
 
 MEETING_MINUTES = 30
 CONFLICTS = {"conflict_same_organization", "conflict_declared", "cooperation_mode_not_accepted", "paused"}
@@ -49,22 +50,15 @@ def event_for(actor: User, event_id: int) -> MatchmakingEvent:
     return event
 
 
+def clean_event(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate a new event against the event's field spec."""
+    return clean_fields(EVENT, data).finish("event")
+
+
 def create_event(actor: User, data: dict[str, Any]) -> MatchmakingEvent:
     _staff(actor)
-    cleaner = Cleaner(data)
-    cleaner.text("name", max_len=200, required=True)
-    cleaner.text("place", max_len=200)
-    cleaner.boolean("online")
-    cleaner.codes("industry_codes", kind="industry", max_items=10)
-    starts = data.get("starts_at")
-    if isinstance(starts, str):
-        try:
-            starts = datetime.fromisoformat(starts.strip())
-        except ValueError:
-            cleaner.fail("starts_at", N_("must be a date and time as YYYY-MM-DD HH:MM"))
-    if not isinstance(starts, datetime):
-        cleaner.fail("starts_at", N_("must be a date and time as YYYY-MM-DD HH:MM"))
-    fields = cleaner.finish("event")
+    fields = clean_event(data)
+    starts = fields.pop("starts_at")
     if starts.tzinfo is None:
         starts = starts.replace(tzinfo=timezone(timedelta(hours=8)))  # entered in China time
     with write_transaction() as session:

@@ -9,64 +9,21 @@ from models import Achievement, AchievementKind, ExpertProfile, Role, User, db, 
 
 from ..access import is_staff
 from .errors import N_, NotFound, PermissionDenied, ValidationError
-from .validation import Cleaner
+from .fields import ACHIEVEMENT, ACHIEVEMENTS_PER_PROFILE, PROFILE
+from .validation import clean_fields
 
-PROFILE_FIELDS = (
-    "name",
-    "title",
-    "region",
-    "discipline_codes",
-    "research_areas",
-    "keywords",
-    "summary",
-    "cooperation_modes",
-    "capacity",
-    "available",
-    "phone",
-    "email",
-    "wechat",
-)
+PROFILE_FIELDS = PROFILE.names
 
 
 def clean_profile(data: dict[str, Any], *, partial: bool = True) -> dict[str, Any]:
-    cleaner = Cleaner(data)
-    checks = {
-        "name": lambda: cleaner.text("name", max_len=100, required=True),
-        "title": lambda: cleaner.text("title", max_len=100),
-        "region": lambda: cleaner.text("region", max_len=100),
-        "discipline_codes": lambda: cleaner.codes("discipline_codes", kind="discipline", max_items=6),
-        "research_areas": lambda: cleaner.string_list("research_areas", max_items=20, max_len=60),
-        "keywords": lambda: cleaner.string_list("keywords", max_items=40, max_len=40),
-        "summary": lambda: cleaner.text("summary", max_len=5000, multiline=True),
-        "cooperation_modes": lambda: cleaner.modes("cooperation_modes"),
-        "capacity": lambda: cleaner.integer("capacity", minimum=0, maximum=50, required=True),
-        "available": lambda: cleaner.boolean("available"),
-        "phone": lambda: cleaner.text("phone", max_len=40),
-        "email": lambda: cleaner.text("email", max_len=200),
-        "wechat": lambda: cleaner.text("wechat", max_len=100),
-    }
-    for field, check in checks.items():
-        if not partial or cleaner.present(field):
-            check()
-    return cleaner.finish("profile")
+    return clean_fields(PROFILE, data, partial=partial).finish("profile")
 
 
 def clean_achievement(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    cleaner = Cleaner(data)
-    if not partial or cleaner.present("kind"):
-        kind = data.get("kind")
-        allowed = [k.value for k in AchievementKind]
-        if kind not in allowed:
-            cleaner.fail("kind", N_("must be one of %(allowed)s", allowed=", ".join(allowed)))
-        else:
-            cleaner.clean["kind"] = AchievementKind(kind)
-    if not partial or cleaner.present("title"):
-        cleaner.text("title", max_len=300, required=True)
-    if not partial or cleaner.present("abstract"):
-        cleaner.text("abstract", max_len=5000, multiline=True)
-    if not partial or cleaner.present("year"):
-        cleaner.integer("year", minimum=1950, maximum=2100)
-    return cleaner.finish("achievement")
+    fields = clean_fields(ACHIEVEMENT, data, partial=partial).finish("achievement")
+    if "kind" in fields:
+        fields["kind"] = AchievementKind(fields["kind"])
+    return fields
 
 
 def own_profile(actor: User) -> ExpertProfile:
@@ -87,8 +44,9 @@ def update_profile(actor: User, data: dict[str, Any]) -> ExpertProfile:
 def add_achievement(actor: User, data: dict[str, Any]) -> Achievement:
     profile = own_profile(actor)
     fields = clean_achievement(data)
-    if len(profile.achievements) >= 500:
-        raise ValidationError(N_("a profile holds at most 500 achievements"), fields={"achievements": N_("at most 500")})
+    if len(profile.achievements) >= ACHIEVEMENTS_PER_PROFILE:
+        raise ValidationError(N_("a profile holds at most %(max)s achievements", max=ACHIEVEMENTS_PER_PROFILE),
+                              fields={"achievements": N_("at most %(max)s", max=ACHIEVEMENTS_PER_PROFILE)})
     with write_transaction() as session:
         achievement = Achievement(expert_id=profile.id, **fields)
         session.add(achievement)
@@ -173,8 +131,9 @@ def add_achievements_bulk(actor: User, text: str) -> list[Achievement]:
         raise ValidationError(N_("paste at least one line"), fields={"publications": N_("empty")})
     if len(parsed) > 200:
         raise ValidationError(N_("at most 200 lines at once (got %(got)s)", got=len(parsed)), fields={"publications": N_("too many lines")})
-    if len(profile.achievements) + len(parsed) > 500:
-        raise ValidationError(N_("a profile holds at most 500 achievements"), fields={"publications": N_("too many lines")})
+    if len(profile.achievements) + len(parsed) > ACHIEVEMENTS_PER_PROFILE:
+        raise ValidationError(N_("a profile holds at most %(max)s achievements", max=ACHIEVEMENTS_PER_PROFILE),
+                              fields={"publications": N_("too many lines")})
     cleaned = []
     for number, item in enumerate(parsed, start=1):
         try:

@@ -11,38 +11,16 @@ from models import Need, NeedStatus, Role, User, db, write_transaction
 
 from ..access import is_staff
 from .errors import N_, NotFound, PermissionDenied, ValidationError
-from .validation import Cleaner
+from .fields import NEED
+from .validation import clean_fields
 
-EDITABLE_FIELDS = (
-    "title",
-    "description",
-    "industry_codes",
-    "region",
-    "cooperation_modes",
-    "budget_min",
-    "budget_max",
-    "deadline",
-    "anonymous",
-)
+EDITABLE_FIELDS = NEED.names
 
 
 def clean_need(data: dict[str, Any], *, partial: bool = False, today: date | None = None) -> dict[str, Any]:
-    """Validate need fields; with ``partial`` only the fields present are checked."""
-    cleaner = Cleaner(data)
-    checks = {
-        "title": lambda: cleaner.text("title", max_len=200, required=True),
-        "description": lambda: cleaner.text("description", max_len=10000, multiline=True),
-        "industry_codes": lambda: cleaner.codes("industry_codes", kind="industry"),
-        "region": lambda: cleaner.text("region", max_len=100),
-        "cooperation_modes": lambda: cleaner.modes("cooperation_modes"),
-        "budget_min": lambda: cleaner.integer("budget_min", minimum=0, maximum=1_000_000),
-        "budget_max": lambda: cleaner.integer("budget_max", minimum=0, maximum=1_000_000),
-        "deadline": lambda: cleaner.iso_date("deadline", not_before=today),
-        "anonymous": lambda: cleaner.boolean("anonymous"),
-    }
-    for field, check in checks.items():
-        if not partial or cleaner.present(field):
-            check()
+    """Validate need fields against the need's field spec; with ``partial`` only the fields
+    present are checked."""
+    cleaner = clean_fields(NEED, data, partial=partial, today=today)
     low, high = cleaner.clean.get("budget_min"), cleaner.clean.get("budget_max")
     if low is not None and high is not None and low > high:
         cleaner.fail("budget_max", N_("must not be less than budget_min"))

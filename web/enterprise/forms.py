@@ -1,22 +1,21 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectMultipleField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..forms import MultiCheckboxField
+from ..domain.fields import NEED
+from ..forms import MultiCheckboxField, field_args
 
 
 class NeedForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField(_l("Describe the problem in your own words"), validators=[Length(max=10000)])
-    industry_codes = SelectMultipleField(_l("Industry"), validators=[Optional()],
-                                        description=_l("Hold Ctrl (⌘ on a Mac) to choose several."))
-    region = StringField(_l("Region"), validators=[Length(max=100)])
-    cooperation_modes = MultiCheckboxField(_l("Kind of cooperation wanted"), validators=[Optional()])
-    budget_min = IntegerField(_l("Budget from (10,000 CNY)"), validators=[Optional(), NumberRange(min=0)])
-    budget_max = IntegerField(_l("Budget up to (10,000 CNY)"), validators=[Optional(), NumberRange(min=0)])
-    deadline = DateField(_l("Deadline"), validators=[Optional()])
-    anonymous = BooleanField(_l("Hide our company name from experts until both sides accept"))
+    title = StringField(**field_args(NEED["title"]))
+    description = TextAreaField(**field_args(NEED["description"]))
+    industry_codes = SelectMultipleField(**field_args(NEED["industry_codes"], description=_l("Hold Ctrl (⌘ on a Mac) to choose several.")))
+    region = StringField(**field_args(NEED["region"]))
+    cooperation_modes = MultiCheckboxField(**field_args(NEED["cooperation_modes"]))
+    budget_min = IntegerField(**field_args(NEED["budget_min"]))
+    budget_max = IntegerField(**field_args(NEED["budget_max"]))
+    deadline = DateField(**field_args(NEED["deadline"]))
+    anonymous = BooleanField(**field_args(NEED["anonymous"]))
     submit = SubmitField(_l("Save"))
 
     def values(self) -> dict:

@@ -37,6 +37,7 @@ from models import (
 
 from ..domain.errors import ValidationError, localize
 from ..domain.experts import clean_achievement, clean_profile
+from ..domain.fields import ACHIEVEMENT_LINES, ORGANIZATION
 from ..domain.needs import clean_need
 from ..domain.validation import Cleaner
 from .spreadsheets import Table, read_table, unescape_formula
@@ -45,8 +46,8 @@ from .transfer_columns import COLUMNS, KIND_ALIASES, MODE_ALIASES, MODE_NAMES_ZH
 log = logging.getLogger("matcher.transfer")
 
 PREVIEW_ROWS = 20
-MAX_ACHIEVEMENTS = 500
-DEFAULT_CAPACITY = "3"
+MAX_ACHIEVEMENTS = ACHIEVEMENT_LINES.max_items
+DEFAULT_CAPACITY = next(column.default for column in COLUMNS["experts"] if column.field == "capacity")
 
 
 _YES = {"是", "可", "可以", "有", "√", "y", "yes", "true", "1", "on"}
@@ -88,6 +89,11 @@ class ImportPlan:
     @property
     def achievement_count(self) -> int:
         return sum(len(row.achievements) for row in self.rows)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each column's display label (an English msgid), for the preview's table headers."""
+        return {column.field: column.label for column in COLUMNS[self.kind]}
 
     @property
     def preview(self) -> list[PlannedRow]:
@@ -185,7 +191,7 @@ def _collect(problems: list[tuple[str, str]], check) -> dict[str, Any]:
 
 def _organization(cells: dict[str, str], problems: list[tuple[str, str]]) -> str:
     cleaner = Cleaner({"organization": cells.get("organization", "")})
-    cleaner.text("organization", max_len=200)
+    cleaner.field(ORGANIZATION)
     problems.extend(cleaner.errors.items())
     return cleaner.clean.get("organization", "")
 
