@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -19,8 +20,11 @@ from .forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths; anything with a scheme, host or backslash is dropped."""
+    """Only same-site relative paths; anything with a scheme, host, backslash, control or
+    separator character (CR/LF would split the ``Location`` header) is dropped."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if len(target) > 2000 or any(unicodedata.category(char)[0] in "CZ" for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
