@@ -164,8 +164,10 @@ def set_account_status(actor: User, user_id: int, status: AccountStatus) -> User
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
-    if user.role == Role.ADMIN and actor.role != Role.ADMIN:
-        raise PermissionDenied("only administrators manage administrator accounts")
+    if user.id == actor.id:
+        raise PermissionDenied("nobody changes the status of their own account")
+    if is_staff(user) and actor.role != Role.ADMIN:
+        raise PermissionDenied("only administrators manage coordinator and administrator accounts")
     with write_transaction():
         user.status = status
         if status != AccountStatus.ACTIVE:

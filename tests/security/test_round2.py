@@ -1,0 +1,85 @@
+"""Issue 13 ("security round 2"): each finding reproduced, and now failing to succeed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token
+
+# -- 3. control characters in ``next`` ---------------------------------------------------------
+
+NASTY_NEXT = ["/needs\r\nSet-Cookie: planted=1", "/x\nLocation: https://evil.example", "/a\x00b", "/a\tb", "/a\x7fb",
+              "/\u2028evil", "/ok\u0085"]
+
+
+@pytest.mark.parametrize("target", NASTY_NEXT)
+def test_control_characters_in_next_of_the_language_switch_fall_back_to_home(client, target):
+    page = client.get("/")
+    response = client.post("/lang/en", data={"csrf_token": csrf_token(page), "next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "planted" not in response.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.parametrize("target", NASTY_NEXT)
+def test_control_characters_in_next_of_the_login_fall_back_to_the_role_home(client, factory, target):
+    user = factory.user(role="coordinator")
+    page = client.get("/auth/login")
+    response = client.post("/auth/login", data={"csrf_token": csrf_token(page), "email": user.email,
+                                                "password": factory.PASSWORD, "next": target})
+    assert response.status_code == 302
+    assert "\r" not in response.headers["Location"] and "\n" not in response.headers["Location"]
+    assert response.headers["Location"].startswith("/coordinator")
+
+
+def test_a_plain_next_still_works(client, factory):
+    page = client.get("/")
+    response = client.post("/lang/en", data={"csrf_token": csrf_token(page), "next": "/auth/login?next=/x"})
+    assert response.headers["Location"] == "/auth/login?next=/x"
+
+
+# -- 5. only admins manage staff accounts; nobody disables themselves --------------------------
+
+def _status(app, user_id: int) -> str:
+    from models import User, db
+
+    with app.app_context():
+        return db.session.get(User, user_id).status.value
+
+
+def _decide(client, user_id: int, decision: str):
+    page = client.get("/coordinator/accounts")
+    return client.post(f"/coordinator/accounts/{user_id}/{decision}", data={"csrf_token": csrf_token(page)})
+
+
+def test_a_coordinator_cannot_disable_another_coordinator_or_an_admin(app, client, auth, factory):
+    auth.login_as("coordinator")
+    colleague, admin = factory.user(role="coordinator"), factory.user(role="admin")
+    for target in (colleague, admin):
+        assert _decide(client, target.id, "reject").status_code == 403
+        assert _status(app, target.id) == "active"
+
+
+def test_a_coordinator_cannot_disable_itself(app, client, auth):
+    me = auth.login_as("coordinator")
+    assert _decide(client, me.id, "reject").status_code == 403
+    assert _status(app, me.id) == "active"
+    assert client.get("/coordinator/queue").status_code == 200  # still signed in
+
+
+def test_an_admin_cannot_disable_itself_but_manages_coordinators(app, client, auth, factory):
+    me = auth.login_as("admin")
+    coordinator = factory.user(role="coordinator")
+    assert _decide(client, me.id, "reject").status_code == 403
+    assert _status(app, me.id) == "active"
+    assert _decide(client, coordinator.id, "reject").status_code == 302
+    assert _status(app, coordinator.id) == "disabled"
+
+
+def test_a_coordinator_still_approves_and_rejects_enterprises_and_experts(app, client, auth, factory):
+    auth.login_as("coordinator")
+    pending = factory.user(role="enterprise", status="pending")
+    expert = factory.user(role="expert")
+    assert _decide(client, pending.id, "approve").status_code == 302
+    assert _decide(client, expert.id, "reject").status_code == 302
+    assert (_status(app, pending.id), _status(app, expert.id)) == ("active", "disabled")
