@@ -83,3 +83,48 @@ def test_a_coordinator_still_approves_and_rejects_enterprises_and_experts(app, c
     assert _decide(client, pending.id, "approve").status_code == 302
     assert _decide(client, expert.id, "reject").status_code == 302
     assert (_status(app, pending.id), _status(app, expert.id)) == ("active", "disabled")
+
+
+# -- 6. the proposed match's score is the server's ---------------------------------------------
+
+def _match_score(app, need_id: int):
+    import sqlalchemy as sa
+
+    from models import Match, db
+
+    with app.app_context():
+        return db.session.scalar(sa.select(Match.score).where(Match.need_id == need_id))
+
+
+def _propose_forged(client, need_id: int, expert_id: int):
+    page = client.get(f"/coordinator/needs/{need_id}")
+    assert page.status_code == 200
+    return client.post(f"/coordinator/needs/{need_id}/propose", data={
+        "csrf_token": csrf_token(page), "expert_id": str(expert_id), f"score_{expert_id}": "1e999"})
+
+
+def test_a_forged_score_is_ignored_before_the_index_exists(app, client, auth, factory):
+    owner, expert = factory.user(role="enterprise"), factory.user(role="expert")
+    need = factory.need(owner)
+    auth.login_as("coordinator")
+    assert _propose_forged(client, need.id, expert.expert_id).status_code == 302
+    assert _match_score(app, need.id) is None
+
+
+def test_the_stored_score_is_the_engines_score_of_the_pair_not_the_forms(app, client, auth, factory):
+    from web.matching.indexing import Indexer
+
+    owner = factory.user(role="enterprise")
+    spring = factory.user(role="expert", name="弹簧专家")
+    factory.achievement(spring, title="悬架弹簧腐蚀疲劳断裂机理与喷丸强化")
+    need = factory.need(owner, title="弹簧跑两万公里就断了", description="断口有锈")
+    with app.app_context():
+        Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"]).start()
+    auth.login_as("coordinator")
+    assert _propose_forged(client, need.id, spring.expert_id).status_code == 302
+    stored = _match_score(app, need.id)
+    with app.app_context():
+        from web.matching.search import pair_scores
+
+        expected = pair_scores(need.id, [spring.expert_id])[spring.expert_id]
+    assert stored == pytest.approx(expected) and 0 < stored <= 1
