@@ -142,13 +142,14 @@ def _instance_secret(inst: Path) -> str:
     """A per-installation random key for the demo server, kept in the instance folder."""
     import secrets
 
-    inst.mkdir(parents=True, exist_ok=True)
+    inst.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = inst / "secret_key"
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(key)
-    os.chmod(tmp, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     os.replace(tmp, path)
     return key

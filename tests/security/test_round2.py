@@ -128,3 +128,51 @@ def test_the_stored_score_is_the_engines_score_of_the_pair_not_the_forms(app, cl
 
         expected = pair_scores(need.id, [spring.expert_id])[spring.expert_id]
     assert stored == pytest.approx(expected) and 0 < stored <= 1
+
+
+# -- 10. instance folder 0700, its files 0600 ----------------------------------------------------
+
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_instance_folder_and_the_sqlite_files_are_private(tmp_path):
+    import sqlalchemy as sa
+
+    from models import db
+    from tests.conftest import make_app
+
+    instance = tmp_path / "instance"
+    app = make_app(instance, f"sqlite:///{instance / 'matcher.db'}")
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE probe (x INTEGER)"))
+            connection.execute(sa.text("INSERT INTO probe VALUES (1)"))
+        assert _mode(instance) == 0o700
+        for name in ("matcher.db", "matcher.db-wal", "matcher.db-shm"):
+            assert _mode(instance / name) == 0o600, name
+        db.engine.dispose()
+
+
+def test_an_existing_instance_folder_and_database_are_made_private(tmp_path):
+    from tests.conftest import make_app
+
+    instance = tmp_path / "old"
+    instance.mkdir(mode=0o755)
+    (instance / "matcher.db").write_bytes(b"")
+    (instance / "matcher.db").chmod(0o644)
+    make_app(instance, f"sqlite:///{instance / 'matcher.db'}")
+    assert (_mode(instance), _mode(instance / "matcher.db")) == (0o700, 0o600)
+
+
+def test_the_secret_key_and_the_demo_credentials_are_private(tmp_path):
+    from web.config import _instance_secret
+    from web.infra.demo_credentials import FILE, save_credentials
+
+    instance = tmp_path / "fresh"
+    _instance_secret(instance)
+    save_credentials(str(instance), "demo-password", [])
+    assert _mode(instance) == 0o700
+    assert _mode(instance / "secret_key") == 0o600 and _mode(instance / FILE) == 0o600
