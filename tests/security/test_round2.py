@@ -176,3 +176,22 @@ def test_the_secret_key_and_the_demo_credentials_are_private(tmp_path):
     save_credentials(str(instance), "demo-password", [])
     assert _mode(instance) == 0o700
     assert _mode(instance / "secret_key") == 0o600 and _mode(instance / FILE) == 0o600
+
+
+# -- 11. API logout revokes the bearer token ---------------------------------------------------
+
+def test_api_logout_revokes_the_bearer_token(app, client, factory):
+    user = factory.user(role="expert")
+    token = client.post("/api/v1/auth/login", json={"email": user.email, "password": factory.PASSWORD}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/experts/me", headers=headers).status_code == 200
+    assert app.test_client().post("/api/v1/auth/logout", headers=headers).status_code == 204
+    refused = app.test_client().get("/api/v1/experts/me", headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
+    assert app.test_client().post("/api/v1/auth/logout", headers=headers).status_code == 401
+    fresh = client.post("/api/v1/auth/login", json={"email": user.email, "password": factory.PASSWORD}).get_json()["token"]
+    assert client.get("/api/v1/experts/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
+def test_api_logout_is_in_the_openapi_document(client):
+    assert "post" in client.get("/api/v1/openapi.json").get_json()["paths"]["/auth/logout"]

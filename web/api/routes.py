@@ -73,6 +73,15 @@ def login():
     return jsonify({"token": issue_token(user), "role": user.role.value, "user_id": user.id})
 
 
+@bp.route("/auth/logout", methods=["POST"])
+@authenticated
+def logout():
+    """Revoke the bearer token. As the web's sign-out, this ends every session and token of
+    the account (their shared session version moves on); a revoked token answers 401."""
+    accounts.end_all_sessions(current_user._get_current_object())
+    return "", 204
+
+
 # -- needs -----------------------------------------------------------------------------------
 @bp.route("/needs", methods=["GET"])
 @roles_required(Role.ENTERPRISE, *STAFF)
