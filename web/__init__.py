@@ -52,6 +52,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     _configure_logging(app)
+    from .hooks import TrustedHostGuard
+
+    app.wsgi_app = TrustedHostGuard(app, app.wsgi_app)  # inside ProxyFix: sees the forwarded host
     if app.config.get("PROXY_COUNT"):
         # Behind N trusted proxies: the real client address (rate limits, logs) and scheme.
         from werkzeug.middleware.proxy_fix import ProxyFix

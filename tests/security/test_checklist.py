@@ -97,6 +97,7 @@ def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, tmp_path, d
 
     monkeypatch.setenv("MATCHER_INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("MATCHER_BASE_URL", "https://kx.example.cn")
     monkeypatch.setenv("DATABASE_URL", database_url)
     app = create_app(ProductionConfig())
     app.config.update(RATELIMIT_ENABLED=False)

@@ -195,3 +195,93 @@ def test_api_logout_revokes_the_bearer_token(app, client, factory):
 
 def test_api_logout_is_in_the_openapi_document(client):
     assert "post" in client.get("/api/v1/openapi.json").get_json()["paths"]["/auth/logout"]
+
+
+# -- 1. the Host header never writes links -----------------------------------------------------
+
+def _api_match(client, factory):
+    enterprise, expert, coordinator = (factory.user(role=r) for r in ("enterprise", "expert", "coordinator"))
+    tokens = {u.role: client.post("/api/v1/auth/login", json={"email": u.email, "password": factory.PASSWORD}).get_json()["token"]
+              for u in (enterprise, expert, coordinator)}
+    headers = {role: {"Authorization": f"Bearer {t}"} for role, t in tokens.items()}
+    need = client.post("/api/v1/needs", headers=headers["enterprise"], json={"title": "荔枝保鲜"}).get_json()
+    match = client.post("/api/v1/matches", headers=headers["coordinator"],
+                        json={"need_id": need["id"], "expert_id": expert.expert_id}).get_json()
+    return match["id"], headers, enterprise
+
+
+def _emails(app, recipient: str) -> list[str]:
+    import sqlalchemy as sa
+
+    from models import EmailMessage, db
+
+    with app.app_context():
+        return list(db.session.scalars(sa.select(EmailMessage.body).where(EmailMessage.recipient == recipient)
+                                       .order_by(EmailMessage.id)))
+
+
+@pytest.mark.parametrize("how", ["host_header", "base_url"])
+def test_a_request_with_an_untrusted_host_is_refused_and_queues_nothing(app, client, factory, how):
+    match_id, headers, enterprise = _api_match(client, factory)
+    before = _emails(app, enterprise.email)
+    kwargs = {"headers": {**headers["expert"], "Host": "attacker.example"}} if how == "host_header" else {
+        "headers": headers["expert"], "base_url": "http://attacker.example"}
+    response = client.post(f"/api/v1/matches/{match_id}/respond", json={"accept": True}, **kwargs)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_request"
+    assert _emails(app, enterprise.email) == before
+
+
+def test_e_mail_links_start_with_the_configured_base_url_whatever_the_trusted_host(tmp_path, database_url):
+    from tests.conftest import make_app
+    from tests.factories import Factory
+
+    app = make_app(tmp_path, database_url, BASE_URL="https://kx.example.cn/portal",
+                   TRUSTED_HOSTS=["kx.example.cn", "internal.example.cn", "localhost"])
+    client = app.test_client()
+    factory = Factory(app)
+    match_id, headers, enterprise = _api_match(client, factory)
+    response = client.post(f"/api/v1/matches/{match_id}/respond", json={"accept": True},
+                           headers=headers["expert"], base_url="http://internal.example.cn")
+    assert response.status_code == 200
+    assert f"https://kx.example.cn/portal/matches/{match_id}" in _emails(app, enterprise.email)[-1]
+
+
+def test_links_built_outside_a_request_use_the_base_url(app, factory):
+    from models import Match, db
+    from web.domain.notify import _match_link
+
+    owner, expert = factory.user(role="enterprise"), factory.user(role="expert")
+    need = factory.need(owner)
+    with app.app_context():
+        link = _match_link(None, Match(id=7, need_id=need.id, expert_id=expert.expert_id))
+        db.session.rollback()
+    assert link == "http://127.0.0.1:8000/matches/7"
+
+
+def test_production_refuses_to_start_without_a_base_url(monkeypatch, tmp_path):
+    from web import create_app
+    from web.config import ProductionConfig
+
+    monkeypatch.setenv("MATCHER_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("MATCHER_BASE_URL", raising=False)
+    with pytest.raises(RuntimeError, match="MATCHER_BASE_URL"):
+        create_app(ProductionConfig())
+    monkeypatch.setenv("MATCHER_BASE_URL", "kx.example.cn")
+    with pytest.raises(RuntimeError, match="absolute http"):
+        create_app(ProductionConfig())
+
+
+def test_production_trusts_only_the_base_url_host_unless_configured(monkeypatch, tmp_path):
+    from web.config import ProductionConfig
+
+    monkeypatch.setenv("MATCHER_BASE_URL", "https://kx.example.cn")
+    assert ProductionConfig().TRUSTED_HOSTS == ["kx.example.cn"]
+    monkeypatch.setenv("MATCHER_TRUSTED_HOSTS", "kx.example.cn, .kx.example.cn")
+    assert ProductionConfig().TRUSTED_HOSTS == ["kx.example.cn", ".kx.example.cn"]
+
+
+def test_an_html_page_with_an_untrusted_host_is_a_plain_400(client):
+    response = client.get("/auth/login", headers={"Host": "attacker.example"})
+    assert response.status_code == 400 and b"csrf_token" not in response.data
