@@ -62,7 +62,19 @@ def security_headers(response):
     if getattr(g, "token_auth", False):
         # Token clients never get a session cookie.
         session.modified = False
+    if _private(response):
+        # Signed-in pages, API answers and exports carry contact details: no browser or proxy keeps them.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
     return response
+
+
+def _private(response) -> bool:
+    if request.endpoint == "static" or request.endpoint == "api.openapi":
+        return False
+    if request.path.startswith("/api/") or response.headers.get("Content-Disposition", "").startswith("attachment"):
+        return True
+    return bool(getattr(current_user, "is_authenticated", False))
 
 
 class TrustedHostGuard:

@@ -285,3 +285,46 @@ def test_production_trusts_only_the_base_url_host_unless_configured(monkeypatch,
 def test_an_html_page_with_an_untrusted_host_is_a_plain_400(client):
     response = client.get("/auth/login", headers={"Host": "attacker.example"})
     assert response.status_code == 400 and b"csrf_token" not in response.data
+
+
+# -- 8. no-store on what carries contact details -----------------------------------------------
+
+def _connected_match(app, client, factory):
+    match_id, headers, enterprise = _api_match(client, factory)
+    for role in ("expert", "enterprise"):
+        assert client.post(f"/api/v1/matches/{match_id}/respond", headers=headers[role], json={"accept": True}).status_code == 200
+    return match_id, headers
+
+
+def test_pages_api_answers_and_exports_with_contacts_are_not_stored(app, client, auth, factory):
+    match_id, headers = _connected_match(app, client, factory)
+    from models import Match, db
+
+    with app.app_context():
+        match = db.session.get(Match, match_id)
+        need_id, expert_id = match.need_id, match.expert_id
+    api = {f"/api/v1/matches/{match_id}": headers["expert"], "/api/v1/matches": headers["enterprise"],
+           f"/api/v1/experts/{expert_id}": headers["enterprise"], "/api/v1/experts/me": headers["expert"],
+           f"/api/v1/needs/{need_id}": headers["coordinator"]}
+    for path, who in api.items():
+        response = app.test_client().get(path, headers=who)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+    auth.login_as("coordinator")
+    for path in (f"/matches/{match_id}", f"/coordinator/needs/{need_id}", "/transfer/export/experts.csv",
+                 "/transfer/export/experts.xlsx", "/transfer/export/needs.csv", "/transfer/export/needs.xlsx"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+
+
+def test_the_expert_profile_page_is_not_stored(client, auth):
+    auth.login_as("expert")
+    response = client.get("/expert/profile")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+
+
+def test_public_pages_and_static_files_may_still_be_cached(client):
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
+    static = client.get("/static/style.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
