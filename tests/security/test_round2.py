@@ -328,3 +328,67 @@ def test_public_pages_and_static_files_may_still_be_cached(client):
     assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
     static = client.get("/static/style.css")
     assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+
+
+# -- 9. sign-up does not reveal registered e-mails or organisations ----------------------------
+
+def _sign_up(app, **fields):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    page = client.get("/auth/signup")
+    data = {"csrf_token": csrf_token(page), "role": "enterprise", "name": "张三", "organization": "全新企业有限公司",
+            "phone": "", "email": "new.person@fresh.example.cn", "password": "a-long-and-unusual-passphrase"}
+    data.update(fields)
+    response = client.post("/auth/signup", data=data)
+    return response, client.get(response.headers["Location"]) if response.status_code == 302 else response
+
+
+def _outbox(app) -> list[tuple[str, str]]:
+    import sqlalchemy as sa
+
+    from models import EmailMessage, db
+
+    with app.app_context():
+        return [(m.recipient, m.subject + "\n" + m.body) for m in db.session.scalars(sa.select(EmailMessage).order_by(EmailMessage.id))]
+
+
+def _flash_text(page) -> str:
+    import re
+
+    return " ".join(re.findall(r'class="flash[^"]*"[^>]*>(.*?)<', page.data.decode(), re.S))
+
+
+def test_signing_up_with_a_registered_email_looks_like_a_new_sign_up_and_tells_the_owner(app, factory):
+    owner = factory.user(role="expert", email="li.ming@univ.example.cn")
+    fresh, fresh_page = _sign_up(app, email="someone.new@fresh.example.cn", organization="企业甲")
+    taken, taken_page = _sign_up(app, email="li.ming@univ.example.cn", organization="企业乙")
+    assert fresh.status_code == taken.status_code == 302
+    assert fresh.headers["Location"] == taken.headers["Location"]
+    assert _flash_text(fresh_page) == _flash_text(taken_page) and "A coordinator will review" in _flash_text(taken_page)
+    mails = [body for recipient, body in _outbox(app) if recipient == owner.email]
+    assert len(mails) == 1 and "already has one" in mails[0] and "http://127.0.0.1:8000/auth/login" in mails[0]
+
+
+def test_signing_up_a_registered_organisation_looks_the_same_and_tells_its_accounts(app, factory):
+    org = factory.organization(name="茂名石化机械有限公司", contact_email="office@maoming.example.cn")
+    holder = factory.user(role="enterprise", organization=org)
+    fresh, fresh_page = _sign_up(app, email="a.new@fresh.example.cn", organization="另一家新企业")
+    taken, taken_page = _sign_up(app, email="b.new@fresh.example.cn", organization="茂名石化机械有限公司")
+    assert fresh.status_code == taken.status_code == 302
+    assert _flash_text(fresh_page) == _flash_text(taken_page)
+    told = {recipient for recipient, body in _outbox(app) if "茂名石化机械有限公司" in body}
+    assert told == {holder.email, "office@maoming.example.cn"}
+    import sqlalchemy as sa
+
+    from models import User, db
+
+    with app.app_context():
+        assert db.session.scalar(sa.select(User).where(User.email == "b.new@fresh.example.cn")) is None
+
+
+def test_sign_up_errors_that_do_not_depend_on_existing_accounts_still_show(app, factory):
+    factory.user(role="expert", email="li.ming@univ.example.cn")
+    for email in ("li.ming@univ.example.cn", "free.one@fresh.example.cn"):
+        response, _page = _sign_up(app, email=email, password="password")
+        assert response.status_code == 200 and "too common" in response.data.decode()

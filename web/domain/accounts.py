@@ -60,11 +60,7 @@ def create_user(
     """Create an account. Enterprises get an organisation named ``name`` unless one is given;
     experts get an empty profile named ``name``."""
     email = normalise_email(email)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError(N_("name must not be empty"), fields={"name": N_("must not be empty")})
-    if len(name) > 100:
-        raise ValidationError(N_("name is longer than 100 characters"), fields={"name": N_("longer than 100 characters")})
+    name = _clean_name(name)
     check_password_policy(password, email=email)
     with write_transaction() as session:
         if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
@@ -99,6 +95,15 @@ def create_user(
         if role == Role.EXPERT:
             session.add(ExpertProfile(user=user, name=name, email=email, phone=(contact_phone or "").strip()[:40]))
     return user
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(N_("name must not be empty"), fields={"name": N_("must not be empty")})
+    if len(name) > 100:
+        raise ValidationError(N_("name is longer than 100 characters"), fields={"name": N_("longer than 100 characters")})
+    return name
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -180,9 +185,14 @@ def users_with_status(status: AccountStatus) -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.status == status).order_by(User.created_at)))
 
 
-def sign_up(*, role: Role, email: str, password: str, name: str, organization_name: str = "", phone: str = "") -> User:
+def sign_up(*, role: Role, email: str, password: str, name: str, organization_name: str = "", phone: str = "") -> User | None:
     """Self-service sign-up for enterprises and experts: the account waits for approval. An
-    enterprise registers a new organisation; joining an existing one goes through a coordinator."""
+    enterprise registers a new organisation; joining an existing one goes through a coordinator.
+
+    An e-mail or organisation that is already registered is not revealed: the caller gets the
+    same answer as a new sign-up (None instead of a user) and the real owner is told by e-mail.
+    Every check that does not depend on existing accounts runs first, so its errors are the
+    same for a taken and a free address."""
     if role not in (Role.ENTERPRISE, Role.EXPERT):
         raise PermissionDenied("only enterprises and experts sign up themselves")
     if role == Role.ENTERPRISE:
@@ -191,5 +201,53 @@ def sign_up(*, role: Role, email: str, password: str, name: str, organization_na
             raise ValidationError(N_("organization must not be empty"), fields={"organization": N_("must not be empty")})
         if len(organization_name) > 200:
             raise ValidationError(N_("organization is longer than 200 characters"), fields={"organization": N_("too long")})
+    email = normalise_email(email)
+    _clean_name(name)
+    check_password_policy(password, email=email)
+    owner = db.session.scalar(sa.select(User).where(User.email == email))
+    organization = (db.session.scalar(sa.select(Organization).where(Organization.name == organization_name))
+                    if role == Role.ENTERPRISE else None)
+    if owner is not None or organization is not None:
+        hash_password(password)  # the same work as a real sign-up, so timing tells nothing either
+        _tell_owners_of_attempt(owner, organization)
+        security_log.info("signup_for_registered reason=%s", "email" if owner is not None else "organization")
+        return None
     return create_user(role=role, email=email, password=password, name=name, status=AccountStatus.PENDING,
                        organization_name=organization_name or None, contact_phone=phone, new_organization_only=True)
+
+
+def _tell_owners_of_attempt(owner: User | None, organization: Organization | None) -> None:
+    """An e-mail (outbox) to the account holder, or to the organisation's accounts and contact."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from models import EmailMessage
+
+    letters: dict[str, str] = {}
+    if owner is not None:
+        letters[owner.email] = owner.locale or "zh"
+    else:
+        for user in db.session.scalars(sa.select(User).where(User.organization_id == organization.id)):
+            letters.setdefault(user.email, user.locale or "zh")
+        if organization.contact_email:
+            letters.setdefault(organization.contact_email.strip().lower(), "zh")
+    with write_transaction() as session:
+        for recipient, locale in letters.items():
+            with force_locale(locale):
+                if owner is not None:
+                    subject = _("[Matchmaking] Someone tried to sign up with your e-mail address")
+                    body = _("Someone tried to create a new account with this e-mail address, which already has one. "
+                             "If it was you, sign in (or ask a coordinator to reset your password); otherwise you can "
+                             "ignore this message.")
+                else:
+                    subject = _("[Matchmaking] Someone tried to register your organisation")
+                    body = _("Someone tried to register “%(name)s” as a new organisation, but it is already registered. "
+                             "If a colleague needs an account, ask a coordinator to add them to your organisation.",
+                             name=organization.name)
+            session.add(EmailMessage(recipient=recipient, subject=subject, body=f"{body}\n\n{_login_link()}\n"))
+
+
+def _login_link() -> str:
+    from flask import current_app
+
+    return current_app.config["BASE_URL"] + "/auth/login"
