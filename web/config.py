@@ -70,6 +70,9 @@ class Config:
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@matcher.example.cn")
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+        # Failed password checks per account, counted across the web and the API (web/auth/throttle.py).
+        self.LOGIN_ACCOUNT_LIMITS = os.environ.get("MATCHER_LOGIN_ACCOUNT_LIMITS", "10 per 15 minutes; 30 per day")
+        self.PASSWORD_CHECK_LIMITS = os.environ.get("MATCHER_PASSWORD_CHECK_LIMITS", "5 per 15 minutes; 20 per day")
         self.PROXY_COUNT = _env_int("PROXY_COUNT", 0)
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "zh"

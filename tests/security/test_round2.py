@@ -392,3 +392,95 @@ def test_sign_up_errors_that_do_not_depend_on_existing_accounts_still_show(app, 
     for email in ("li.ming@univ.example.cn", "free.one@fresh.example.cn"):
         response, _page = _sign_up(app, email=email, password="password")
         assert response.status_code == 200 and "too common" in response.data.decode()
+
+
+# -- 4. per-account throttling across the web and the API --------------------------------------
+
+def _throttled_app(tmp_path, database_url, **overrides):
+    from tests.conftest import make_app
+
+    return make_app(tmp_path, database_url, RATELIMIT_ENABLED=True, PROXY_COUNT=1,
+                    LOGIN_ACCOUNT_LIMITS="4 per 15 minutes", PASSWORD_CHECK_LIMITS="3 per 15 minutes", **overrides)
+
+
+def _web_login(app, email: str, password: str, address: str):
+    client = app.test_client()
+    page = client.get("/auth/login", headers={"X-Forwarded-For": address})
+    return client.post("/auth/login", headers={"X-Forwarded-For": address},
+                       data={"csrf_token": csrf_token(page), "email": email, "password": password})
+
+
+def _api_login(app, email: str, password: str, address: str):
+    return app.test_client().post("/api/v1/auth/login", json={"email": email, "password": password},
+                                  headers={"X-Forwarded-For": address})
+
+
+def _lockout_across_web_and_api(app):
+    from tests.factories import Factory
+
+    factory = Factory(app)
+    victim, bystander = factory.user(role="enterprise"), factory.user(role="enterprise")
+    # Four failures from four addresses, two on each surface, with the address written differently.
+    assert _web_login(app, victim.email, "guess-number-1", "203.0.113.1").status_code == 200
+    assert _api_login(app, victim.email.upper(), "guess-number-2", "203.0.113.2").status_code == 401
+    assert _web_login(app, f"  {victim.email} ", "guess-number-3", "203.0.113.3").status_code == 200
+    assert _api_login(app, victim.email, "guess-number-4", "203.0.113.4").status_code == 401
+    # Now even the right password is refused, on both surfaces, from yet another address.
+    api = _api_login(app, victim.email, Factory.PASSWORD, "198.51.100.7")
+    assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
+    assert api.get_json()["error"]["code"] == "too_many_requests"
+    web = _web_login(app, victim.email, Factory.PASSWORD, "198.51.100.8")
+    assert web.status_code == 429 and int(web.headers["Retry-After"]) > 0
+    # Another account is not affected.
+    assert _api_login(app, bystander.email, Factory.PASSWORD, "198.51.100.7").status_code == 200
+
+
+def test_failed_sign_ins_lock_the_account_across_web_and_api_in_memory(tmp_path, database_url):
+    _lockout_across_web_and_api(_throttled_app(tmp_path, database_url))
+
+
+def test_failed_sign_ins_lock_the_account_across_web_and_api_in_redis(tmp_path, database_url):
+    import uuid
+
+    import redis
+
+    from tests.conftest import unavailable
+
+    server = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1)
+    try:
+        server.ping()
+    except redis.exceptions.ConnectionError as exc:
+        unavailable(f"Redis at 127.0.0.1:6379 is not reachable ({exc})")
+    prefix = f"matcher-test-{uuid.uuid4().hex[:8]}"
+    app = _throttled_app(tmp_path, database_url, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0", RATELIMIT_KEY_PREFIX=prefix)
+    try:
+        _lockout_across_web_and_api(app)
+        keys = [key.decode() for key in server.scan_iter(f"*{prefix}*account-login*")]
+        assert keys and not any("@" in key for key in keys)  # counted in Redis, keyed without the address
+    finally:
+        for key in server.scan_iter(f"*{prefix}*"):
+            server.delete(key)
+
+
+def test_the_current_password_check_of_the_password_change_is_throttled(tmp_path, database_url):
+    from models import User, db
+    from tests.conftest import AuthActions
+    from tests.factories import Factory
+    from web.infra.passwords import verify_password
+
+    app = _throttled_app(tmp_path, database_url)
+    client = app.test_client()
+    user = AuthActions(client, Factory(app)).login_as("expert")
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+
+    def change(current: str):
+        page = client.get("/auth/password")
+        return client.post("/auth/password", data={"csrf_token": csrf_token(page), "current_password": current,
+                                                   "new_password": "a-new-and-long-passphrase"})
+
+    assert [change(f"wrong-guess-{i}").status_code for i in range(3)] == [200, 200, 200]
+    refused = change(Factory.PASSWORD)
+    assert refused.status_code == 429 and "Too many wrong current passwords" in refused.data.decode()
+    with app.app_context():
+        assert verify_password(db.session.get(User, user.id).password_hash, Factory.PASSWORD)

@@ -15,7 +15,7 @@ from ..access import authenticated, public, role_home
 from ..domain import accounts
 from ..domain.errors import ValidationError
 from ..extensions import limiter
-from . import bp
+from . import bp, throttle
 from .forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
@@ -42,8 +42,15 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
+        try:
+            throttle.check(throttle.SIGN_IN, form.email.data)
+        except throttle.Throttled as exc:
+            flash(_("Too many failed sign-ins for this account. Try again in %(minutes)s minute(s).",
+                    minutes=(exc.retry_after + 59) // 60), "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
+            throttle.failed(throttle.SIGN_IN, form.email.data)
             flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
         else:
             lang = session.get("lang")
@@ -100,10 +107,18 @@ def change_password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
+            throttle.check(throttle.PASSWORD_CHECK, user.id)
+        except throttle.Throttled as exc:
+            flash(_("Too many wrong current passwords. Try again in %(minutes)s minute(s).",
+                    minutes=(exc.retry_after + 59) // 60), "error")
+            return render_template("auth/password.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
+        try:
             accounts.change_password(user, form.current_password.data, form.new_password.data)
         except ValidationError as exc:
             from ..forms import apply_errors
 
+            if "current_password" in exc.fields:
+                throttle.failed(throttle.PASSWORD_CHECK, user.id)
             apply_errors(form, exc)
         else:
             lang = session.get("lang")
