@@ -367,7 +367,7 @@ def test_signing_up_with_a_registered_email_looks_like_a_new_sign_up_and_tells_t
     assert fresh.headers["Location"] == taken.headers["Location"]
     assert _flash_text(fresh_page) == _flash_text(taken_page) and "A coordinator will review" in _flash_text(taken_page)
     mails = [body for recipient, body in _outbox(app) if recipient == owner.email]
-    assert len(mails) == 1 and "already has one" in mails[0] and "http://127.0.0.1:8000/auth/login" in mails[0]
+    assert len(mails) == 1 and "该邮箱已有账户" in mails[0] and "http://127.0.0.1:8000/auth/login" in mails[0]
 
 
 def test_signing_up_a_registered_organisation_looks_the_same_and_tells_its_accounts(app, factory):
