@@ -691,7 +691,8 @@ class Service:
     def server_env(self) -> dict[str, str]:
         env = self.base_env()
         if self.production:
-            env.update({"MATCHER_ENV": "production", "MATCHER_INDEXER": "process", "SECRET_KEY": secrets.token_urlsafe(48)})
+            env.update({"MATCHER_ENV": "production", "MATCHER_INDEXER": "process", "SECRET_KEY": secrets.token_urlsafe(48),
+                        "MATCHER_BASE_URL": f"http://127.0.0.1:{self.port}"})
             if self.args.workers:
                 env["WEB_CONCURRENCY"] = str(self.args.workers)
             if self.args.redis_url and _reachable(self.args.redis_url):

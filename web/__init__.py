@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -46,11 +47,14 @@ def create_app(config: Config | dict | None = None) -> Flask:
         app.config.update(config)
     app.instance_path = app.config["INSTANCE_DIR"]
     app.config["INDEX_DIR"] = app.config.get("INDEX_DIR") or str(Path(app.instance_path) / "index")
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    secure_instance(app.instance_path, app.config["SQLALCHEMY_DATABASE_URI"])
     # CSRF is checked by our own guard so that bearer-token API calls can skip it.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
     _configure_logging(app)
+    from .hooks import TrustedHostGuard
+
+    app.wsgi_app = TrustedHostGuard(app, app.wsgi_app)  # inside ProxyFix: sees the forwarded host
     if app.config.get("PROXY_COUNT"):
         # Behind N trusted proxies: the real client address (rate limits, logs) and scheme.
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -90,6 +94,36 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _restrict(path: Path, mode: int) -> None:
+    try:
+        if path.stat().st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+    except OSError as exc:  # not ours to change (a shared mount): say so, keep running
+        logging.getLogger("matcher.security").warning("instance_mode_unchanged path=%s error=%s", path.name, exc)
+
+
+def secure_instance(instance_path: str, database_uri: str) -> None:
+    """The instance folder holds password hashes and every contact: 0700 for the folder,
+    0600 for the SQLite file (SQLite gives its -wal and -shm files the same mode)."""
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _restrict(folder, 0o700)
+    if not database_uri.startswith("sqlite:///"):
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(database_uri).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            _restrict(file, 0o600)
 
 
 class UTCFormatter(logging.Formatter):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,8 @@ class Config:
     ENV_NAME = "base"
     TESTING = False
     DEMO_MODE = False
+    DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+    LOCAL_HOSTS_TRUSTED = True  # 127.0.0.1 and localhost besides the base URL's host
 
     def __init__(self) -> None:
         inst = instance_dir()
@@ -67,6 +70,9 @@ class Config:
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
         self.MAIL_SENDER = os.environ.get("MAIL_SENDER", "noreply@matcher.example.cn")
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+        # Failed password checks per account, counted across the web and the API (web/auth/throttle.py).
+        self.LOGIN_ACCOUNT_LIMITS = os.environ.get("MATCHER_LOGIN_ACCOUNT_LIMITS", "10 per 15 minutes; 30 per day")
+        self.PASSWORD_CHECK_LIMITS = os.environ.get("MATCHER_PASSWORD_CHECK_LIMITS", "5 per 15 minutes; 20 per day")
         self.PROXY_COUNT = _env_int("PROXY_COUNT", 0)
         self.MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_BYTES", 5 * 1024 * 1024)
         self.BABEL_DEFAULT_LOCALE = "zh"
@@ -78,9 +84,18 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
         self.API_TOKEN_MAX_AGE = _env_int("API_TOKEN_MAX_AGE", 12 * 3600)
+        # Links in e-mails and anything built outside a request start with this external URL;
+        # requests whose Host is not in TRUSTED_HOSTS are refused (400), so no link or
+        # redirect is ever built on a Host header the caller chose.
+        self.BASE_URL = (os.environ.get("MATCHER_BASE_URL") or self.DEFAULT_BASE_URL).strip().rstrip("/")
+        self.TRUSTED_HOSTS = _trusted_hosts(self.BASE_URL, self.LOCAL_HOSTS_TRUSTED)
 
     def validate(self) -> None:
         """Called by the app factory; raises when the configuration is unsafe to run."""
+        parts = urlsplit(self.BASE_URL)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise RuntimeError(f"MATCHER_BASE_URL must be an absolute http(s) URL such as https://kx.example.cn, "
+                               f"got {self.BASE_URL!r}; refusing to start")
 
 
 class DevelopmentConfig(Config):
@@ -108,6 +123,8 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    DEFAULT_BASE_URL = ""  # required: MATCHER_BASE_URL
+    LOCAL_HOSTS_TRUSTED = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,6 +137,10 @@ class ProductionConfig(Config):
             raise RuntimeError(
                 "SECRET_KEY must be set (at least 16 characters) in production; refusing to start"
             )
+        if not self.BASE_URL:
+            raise RuntimeError("MATCHER_BASE_URL must be set in production (the external URL that links in "
+                               "e-mails start with, e.g. https://kx.example.cn); refusing to start")
+        super().validate()
 
 
 CONFIGS = {
@@ -127,6 +148,16 @@ CONFIGS = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+
+
+def _trusted_hosts(base_url: str, local: bool) -> list[str]:
+    """``MATCHER_TRUSTED_HOSTS`` (comma-separated; ``.example.cn`` also trusts subdomains), else
+    the base URL's host, plus 127.0.0.1 and localhost outside production."""
+    configured = [h.strip() for h in os.environ.get("MATCHER_TRUSTED_HOSTS", "").split(",") if h.strip()]
+    hosts = configured or [urlsplit(base_url).hostname or ""]
+    if local:
+        hosts += ["127.0.0.1", "localhost"]
+    return [h for h in dict.fromkeys(hosts) if h]
 
 
 def config_from_environment() -> Config:
@@ -142,13 +173,14 @@ def _instance_secret(inst: Path) -> str:
     """A per-installation random key for the demo server, kept in the instance folder."""
     import secrets
 
-    inst.mkdir(parents=True, exist_ok=True)
+    inst.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = inst / "secret_key"
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(key)
-    os.chmod(tmp, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     os.replace(tmp, path)
     return key

@@ -62,7 +62,58 @@ def security_headers(response):
     if getattr(g, "token_auth", False):
         # Token clients never get a session cookie.
         session.modified = False
+    if _private(response):
+        # Signed-in pages, API answers and exports carry contact details: no browser or proxy keeps them.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
     return response
+
+
+def _private(response) -> bool:
+    if request.endpoint == "static" or request.endpoint == "api.openapi":
+        return False
+    if request.path.startswith("/api/") or response.headers.get("Content-Disposition", "").startswith("attachment"):
+        return True
+    return bool(getattr(current_user, "is_authenticated", False))
+
+
+class TrustedHostGuard:
+    """WSGI middleware: a request whose Host is not in ``TRUSTED_HOSTS`` gets a plain 400 before
+    Flask sees it, so no page, link or redirect is ever built on a Host the caller chose (Flask's
+    own check fails later, while the error page is rendered)."""
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        self.flask_app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        from werkzeug.exceptions import SecurityError
+        from werkzeug.sansio.utils import get_host
+
+        trusted = self.flask_app.config.get("TRUSTED_HOSTS")
+        if trusted:
+            try:
+                get_host(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"),
+                         (environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")), trusted)
+            except SecurityError:
+                return self._refuse(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    @staticmethod
+    def _refuse(environ, start_response):
+        import json
+        import logging
+
+        logging.getLogger("matcher.security").warning("untrusted_host path=%s", environ.get("PATH_INFO", "")[:200])
+        if environ.get("PATH_INFO", "").startswith("/api/"):
+            body = json.dumps({"error": {"code": "bad_request", "message": "the Host header names no site served here"}})
+            content_type = "application/json"
+        else:
+            body, content_type = "400 Bad Request: the Host header names no site served here.", "text/plain; charset=utf-8"
+        data = body.encode()
+        start_response("400 BAD REQUEST", [("Content-Type", content_type), ("Content-Length", str(len(data))),
+                                           ("Cache-Control", "no-store")])
+        return [data]
 
 
 def template_context():

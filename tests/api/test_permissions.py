@@ -171,10 +171,16 @@ def check_openapi(app, w, role, r):
     assert "/matches/{match_id}/respond" in r.get_json()["paths"]
 
 
+def check_logout(app, w, role, r):
+    assert app.test_client().get("/api/v1/matches", headers=w.headers[role]).status_code == 401
+
+
 ENDPOINTS = {
     "openapi": Endpoint("GET", "/api/v1/openapi.json", lambda w: "/api/v1/openapi.json", _all(200), check=check_openapi),
     "login_wrong_password": Endpoint("POST", "/api/v1/auth/login", lambda w: "/api/v1/auth/login", _all(401),
                                      body=lambda w: {"email": w.users["enterprise"].email, "password": "not-the-password-1"}),
+    "logout": Endpoint("POST", "/api/v1/auth/logout", lambda w: "/api/v1/auth/logout", _all(204, anonymous=401),
+                       check=check_logout),
     "list_needs": Endpoint("GET", "/api/v1/needs", lambda w: "/api/v1/needs",
                            _all(200, anonymous=401, expert=403, other_expert=403), check=check_list_needs),
     "create_need": Endpoint("POST", "/api/v1/needs", lambda w: "/api/v1/needs",

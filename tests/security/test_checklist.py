@@ -97,6 +97,7 @@ def test_production_cookies_are_secure_and_hsts_is_sent(monkeypatch, tmp_path, d
 
     monkeypatch.setenv("MATCHER_INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("MATCHER_BASE_URL", "https://kx.example.cn")
     monkeypatch.setenv("DATABASE_URL", database_url)
     app = create_app(ProductionConfig())
     app.config.update(RATELIMIT_ENABLED=False)
@@ -225,7 +226,8 @@ def test_login_is_rate_limited_per_client_behind_the_proxy(limited_app, caplog):
     statuses = [client.post("/api/v1/auth/login", json={"email": "a@b.example.cn", "password": "x" * 10},
                             headers={"X-Forwarded-For": "203.0.113.7"}).status_code for _ in range(12)]
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
-    other_client = client.post("/api/v1/auth/login", json={"email": "a@b.example.cn", "password": "x" * 10},
+    # Another account (the first one is now throttled per account as well) from another client.
+    other_client = client.post("/api/v1/auth/login", json={"email": "c@d.example.cn", "password": "x" * 10},
                                headers={"X-Forwarded-For": "198.51.100.9"})
     assert other_client.status_code == 401  # keyed on the real client address, not the proxy's
     assert any("rate_limited" in r.getMessage() for r in caplog.records)

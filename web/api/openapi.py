@@ -195,6 +195,8 @@ def document() -> dict:
                  "400": ERRORS["400"], "401": ERRORS["401"], "413": ERRORS["413"], "429": ERRORS["429"]},
                 body={"type": "object", "required": ["email", "password"], "properties": {
                     "email": {"type": "string"}, "password": {"type": "string"}}}, secured=False)},
+            "/auth/logout": {"post": _op("Revoke the bearer token (ends every session and token of the account)",
+                                         {"204": {"description": "Revoked"}, "401": ERRORS["401"], "429": ERRORS["429"]})},
             "/needs": {
                 "get": _op("Needs the caller may see", _responses("200", {"description": "Needs", **_json(list_of("Need"))}),
                            params=[{"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in NeedStatus]}},

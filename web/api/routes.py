@@ -12,6 +12,7 @@ from matcher.text import has_lone_surrogates
 from models import Role
 
 from ..access import STAFF, authenticated, no_session_needed, public, roles_required
+from ..auth import throttle
 from ..domain import accounts, matches, needs
 from ..domain import experts as expert_service
 from ..domain.errors import NotFound, ValidationError
@@ -67,10 +68,25 @@ def login():
     email, password = data.get("email"), data.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise ValidationError("email and password must be strings", fields={"email": "required", "password": "required"})
+    try:
+        throttle.check(throttle.SIGN_IN, email)
+    except throttle.Throttled as exc:
+        return jsonify({"error": {"code": "too_many_requests", "message": "too many failed sign-ins for this account; "
+                                  f"retry after {exc.retry_after} seconds"}}), 429, {"Retry-After": str(exc.retry_after)}
     user = accounts.authenticate(email, password)
     if user is None:
+        throttle.failed(throttle.SIGN_IN, email)
         return jsonify({"error": {"code": "unauthorized", "message": "wrong e-mail or password, or the account is not active"}}), 401
     return jsonify({"token": issue_token(user), "role": user.role.value, "user_id": user.id})
+
+
+@bp.route("/auth/logout", methods=["POST"])
+@authenticated
+def logout():
+    """Revoke the bearer token. As the web's sign-out, this ends every session and token of
+    the account (their shared session version moves on); a revoked token answers 401."""
+    accounts.end_all_sessions(current_user._get_current_object())
+    return "", 204
 
 
 # -- needs -----------------------------------------------------------------------------------

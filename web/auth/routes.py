@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -14,13 +15,16 @@ from ..access import authenticated, public, role_home
 from ..domain import accounts
 from ..domain.errors import ValidationError
 from ..extensions import limiter
-from . import bp
+from . import bp, throttle
 from .forms import LoginForm, LogoutForm, PasswordForm, SignupForm
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths; anything with a scheme, host or backslash is dropped."""
+    """Only same-site relative paths; anything with a scheme, host, backslash, control or
+    separator character (CR/LF would split the ``Location`` header) is dropped."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if len(target) > 2000 or any(unicodedata.category(char)[0] in "CZ" for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -38,8 +42,15 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
+        try:
+            throttle.check(throttle.SIGN_IN, form.email.data)
+        except throttle.Throttled as exc:
+            flash(_("Too many failed sign-ins for this account. Try again in %(minutes)s minute(s).",
+                    minutes=(exc.retry_after + 59) // 60), "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
+            throttle.failed(throttle.SIGN_IN, form.email.data)
             flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
         else:
             lang = session.get("lang")
@@ -96,10 +107,18 @@ def change_password():
     if form.validate_on_submit():
         user = current_user._get_current_object()
         try:
+            throttle.check(throttle.PASSWORD_CHECK, user.id)
+        except throttle.Throttled as exc:
+            flash(_("Too many wrong current passwords. Try again in %(minutes)s minute(s).",
+                    minutes=(exc.retry_after + 59) // 60), "error")
+            return render_template("auth/password.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
+        try:
             accounts.change_password(user, form.current_password.data, form.new_password.data)
         except ValidationError as exc:
             from ..forms import apply_errors
 
+            if "current_password" in exc.fields:
+                throttle.failed(throttle.PASSWORD_CHECK, user.id)
             apply_errors(form, exc)
         else:
             lang = session.get("lang")

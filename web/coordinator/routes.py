@@ -15,7 +15,7 @@ from ..domain import needs as need_service
 from ..domain.errors import DomainError
 from ..domain.validation import parse_id
 from ..forms import ActionForm
-from ..matching.search import IndexNotReady, has_strong_match, suggest
+from ..matching.search import IndexNotReady, has_strong_match, pair_scores, suggest
 from . import bp
 
 
@@ -51,15 +51,12 @@ def propose(need_id: int):
     if not chosen:
         flash(_("Choose at least one expert."), "error")
         return redirect(url_for("coordinator.need_detail", need_id=need_id))
-    scores = {key[len("score_"):]: request.form.get(key) for key in request.form if key.startswith("score_")}
+    chosen = chosen[:20]
+    scores = pair_scores(need_id, [int(expert_id) for expert_id in chosen])  # the server's, never the form's
     created = 0
-    for expert_id in chosen[:20]:
+    for expert_id in chosen:
         try:
-            score = float(scores.get(expert_id) or 0) or None
-        except ValueError:
-            score = None
-        try:
-            _match, new = match_service.propose(current_user, need_id, int(expert_id), score=score)
+            _match, new = match_service.propose(current_user, need_id, int(expert_id), score=scores.get(int(expert_id)))
         except DomainError as exc:
             flash(exc.localized(), "error")
             continue

@@ -162,8 +162,10 @@ def set_account_status(actor: User, user_id: int, status: AccountStatus) -> User
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
-    if user.role == Role.ADMIN and actor.role != Role.ADMIN:
-        raise PermissionDenied("only administrators manage administrator accounts")
+    if user.id == actor.id:
+        raise PermissionDenied("nobody changes the status of their own account")
+    if is_staff(user) and actor.role != Role.ADMIN:
+        raise PermissionDenied("only administrators manage coordinator and administrator accounts")
     with write_transaction():
         user.status = status
         if status != AccountStatus.ACTIVE:
@@ -176,13 +178,28 @@ def users_with_status(status: AccountStatus) -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.status == status).order_by(User.created_at)))
 
 
-def sign_up(*, role: Role, email: str, password: str, name: str, organization_name: str = "", phone: str = "") -> User:
+def sign_up(*, role: Role, email: str, password: str, name: str, organization_name: str = "", phone: str = "") -> User | None:
     """Self-service sign-up for enterprises and experts: the account waits for approval. An
-    enterprise registers a new organisation; joining an existing one goes through a coordinator."""
+    enterprise registers a new organisation; joining an existing one goes through a coordinator.
+
+    An e-mail or organisation that is already registered is not revealed: the caller gets the
+    same answer as a new sign-up (None instead of a user) and the real owner is told by e-mail.
+    Every check that does not depend on existing accounts runs first, so its errors are the
+    same for a taken and a free address."""
     if role not in (Role.ENTERPRISE, Role.EXPERT):
         raise PermissionDenied("only enterprises and experts sign up themselves")
     fields = clean_sign_up(role, name=name, organization_name=organization_name, phone=phone)
     name, organization_name, phone = fields["name"], fields["organization"], fields["phone"]
+    email = normalise_email(email)
+    check_password_policy(password, email=email)
+    owner = db.session.scalar(sa.select(User).where(User.email == email))
+    organization = (db.session.scalar(sa.select(Organization).where(Organization.name == organization_name))
+                    if role == Role.ENTERPRISE else None)
+    if owner is not None or organization is not None:
+        hash_password(password)  # the same work as a real sign-up, so timing tells nothing either
+        _tell_owners_of_attempt(owner, organization)
+        security_log.info("signup_for_registered reason=%s", "email" if owner is not None else "organization")
+        return None
     return create_user(role=role, email=email, password=password, name=name, status=AccountStatus.PENDING,
                        organization_name=organization_name or None, contact_phone=phone, new_organization_only=True)
 
@@ -195,3 +212,40 @@ def clean_sign_up(role: Role, *, name: str, organization_name: str = "", phone: 
     if role == Role.ENTERPRISE and not cleaner.clean.get("organization") and "organization" not in cleaner.errors:
         cleaner.fail("organization", N_("must not be empty"))
     return cleaner.finish("sign-up")
+
+
+def _tell_owners_of_attempt(owner: User | None, organization: Organization | None) -> None:
+    """An e-mail (outbox) to the account holder, or to the organisation's accounts and contact."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from models import EmailMessage
+
+    letters: dict[str, str] = {}
+    if owner is not None:
+        letters[owner.email] = owner.locale or "zh"
+    else:
+        for user in db.session.scalars(sa.select(User).where(User.organization_id == organization.id)):
+            letters.setdefault(user.email, user.locale or "zh")
+        if organization.contact_email:
+            letters.setdefault(organization.contact_email.strip().lower(), "zh")
+    with write_transaction() as session:
+        for recipient, locale in letters.items():
+            with force_locale(locale):
+                if owner is not None:
+                    subject = _("[Matchmaking] Someone tried to sign up with your e-mail address")
+                    body = _("Someone tried to create a new account with this e-mail address, which already has one. "
+                             "If it was you, sign in (or ask a coordinator to reset your password); otherwise you can "
+                             "ignore this message.")
+                else:
+                    subject = _("[Matchmaking] Someone tried to register your organisation")
+                    body = _("Someone tried to register “%(name)s” as a new organisation, but it is already registered. "
+                             "If a colleague needs an account, ask a coordinator to add them to your organisation.",
+                             name=organization.name)
+            session.add(EmailMessage(recipient=recipient, subject=subject, body=f"{body}\n\n{_login_link()}\n"))
+
+
+def _login_link() -> str:
+    from flask import current_app
+
+    return current_app.config["BASE_URL"] + "/auth/login"

@@ -6,9 +6,10 @@ details (they may be printed to the log in demo mode); they link to the page tha
 from __future__ import annotations
 
 from collections.abc import Collection
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import has_request_context, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -65,9 +66,11 @@ def notify_match(session: Session, match: Match, status: MatchStatus, actor: Use
 
 
 def _match_link(user: User, match: Match) -> str:
-    if not has_request_context():
-        return f"/matches/{match.id}"
-    return url_for("matches.detail", match_id=match.id, _external=True)
+    """An absolute link built on the configured external URL (``MATCHER_BASE_URL``), never on
+    the request's Host header, which the caller chooses; the same inside and outside requests."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build("matches.detail", {"match_id": match.id}, force_external=True)
 
 
 def notifications_for(user: User, limit: int = 100) -> list[Notification]:

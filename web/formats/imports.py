@@ -46,6 +46,7 @@ from .transfer_columns import COLUMNS, KIND_ALIASES, MODE_ALIASES, MODE_NAMES_ZH
 log = logging.getLogger("matcher.transfer")
 
 PREVIEW_ROWS = 20
+LISTED_PROBLEMS = 200  # the preview lists this many problems and counts the rest
 MAX_ACHIEVEMENTS = ACHIEVEMENT_LINES.max_items
 DEFAULT_CAPACITY = next(column.default for column in COLUMNS["experts"] if column.field == "capacity")
 
@@ -99,6 +100,10 @@ class ImportPlan:
     def preview(self) -> list[PlannedRow]:
         return self.rows[:PREVIEW_ROWS]
 
+    @property
+    def listed_problems(self) -> list[RowProblem]:
+        return self.problems[:LISTED_PROBLEMS]
+
 
 class ImportRejected(ValidationError):
     """The file has row problems; ``plan`` lists them all."""
@@ -146,10 +151,13 @@ class _Sheet:
                 plan.problems.append(RowProblem(1, column.display, _("this required column is missing")))
 
     def cells(self, number: int, row: list[str], plan: ImportPlan) -> dict[str, str]:
-        for position, value in enumerate(row):
-            if value.strip() and (position >= self.width or position in self.unnamed):
-                plan.problems.append(RowProblem(number, _("column %(letter)s", letter=_letter(position)),
-                                                _("has a value but the column has no name in row 1")))
+        unnamed = [position for position, value in enumerate(row)
+                   if value.strip() and (position >= self.width or position in self.unnamed)]
+        if unnamed:  # one problem per row, however many such cells it has
+            letters = ", ".join(_letter(position) for position in unnamed[:5]) + (" …" if len(unnamed) > 5 else "")
+            problem = (_("has a value but the column has no name in row 1") if len(unnamed) == 1 else
+                       _("%(count)s cells have a value but their columns have no name in row 1", count=len(unnamed)))
+            plan.problems.append(RowProblem(number, _("column %(letter)s", letter=letters), problem))
         return {name: unescape_formula(row[pos]) if pos < len(row) else "" for name, pos in self.index.items()}
 
 

@@ -49,6 +49,22 @@ class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
+    def to_json(self) -> bytes:
+        """The parsed cells, kept with an upload so that no later step parses the file again."""
+        import json
+
+        return json.dumps({"headers": self.headers, "rows": self.rows}, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Table:
+        import json
+
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or not isinstance(raw.get("headers"), list) or not isinstance(raw.get("rows"), list):
+            raise ValueError("not a stored table")
+        return cls(headers=[str(h) for h in raw["headers"]],
+                   rows=[(int(number), [str(cell) for cell in cells]) for number, cells in raw["rows"]])
+
 
 def extension(filename: str | None) -> str:
     name = (filename or "").strip().lower()
@@ -74,22 +90,38 @@ def _table(rows: Iterator[list[str]]) -> Table:
     header = next(rows, None)
     if header is None or not any(cell.strip() for cell in header):
         raise FileRejected(_("The first row must hold the column names, but it is empty."))
+    _check_width(1, header)
     while header and not header[-1].strip():
         header.pop()
     table = Table(headers=[cell.strip() for cell in header])
     for number, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # blank rows, trailing ones included, are skipped and never stored
         if number > MAX_SCANNED_ROWS:
             raise FileRejected(_("The sheet has more than %(count)s rows (blank rows included).",
                                  count=f"{MAX_SCANNED_ROWS:,}"))
-        if not any(cell.strip() for cell in row):
-            continue
         if len(table.rows) >= MAX_DATA_ROWS:
             raise FileRejected(_("The file has more than %(count)s data rows; split it into smaller files.",
                                  count=f"{MAX_DATA_ROWS:,}"))
+        _check_width(number, row)
         table.rows.append((number, row))
     if not table.rows:
         raise FileRejected(_("The file has a header row but no data rows."))
     return table
+
+
+def _check_width(number: int, row: list[str]) -> None:
+    """Cells beyond ``MAX_COLUMNS`` refuse the file when any holds a value; blank ones are dropped."""
+    if len(row) <= MAX_COLUMNS:
+        return
+    if any(cell.strip() for cell in row[MAX_COLUMNS:]):
+        raise too_many_columns(number)
+    del row[MAX_COLUMNS:]
+
+
+def too_many_columns(number: int) -> FileRejected:
+    return FileRejected(_("Row %(row)s has values in more than %(count)s columns; at most %(count)s columns are read.",
+                          row=number, count=MAX_COLUMNS))
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -167,6 +199,14 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     if not xml_is_defused():
         log.error("xlsx_refused reason=defusedxml_inactive")
         raise FileRejected(_("Excel files cannot be read safely on this server (defusedxml is not active). Upload CSV instead."))
+    from .sheet_xml import without_blank_rows
+
+    try:
+        data = without_blank_rows(data, MAX_COLUMNS, too_many_columns)
+    except FileRejected:
+        raise
+    except Exception as exc:  # a member that does not inflate (bad CRC, truncated stream)
+        raise _unreadable(exc) from None
     return _safe_sheet_rows(data)
 
 
@@ -182,8 +222,11 @@ def _safe_sheet_rows(data: bytes) -> Iterator[list[str]]:
         if not workbook.worksheets:
             raise FileRejected(_("The workbook has no worksheet."))
         sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
-            yield [cell_text(value) for value in values]
+        for values in sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True):
+            if values.count(None) == len(values):
+                yield []  # the gap rows openpyxl fills in, at no cost per cell
+            else:
+                yield [cell_text(value) for value in values]
     except FileRejected:
         raise
     except Exception as exc:

@@ -1,6 +1,7 @@
 """Uploaded import files kept between the preview and the confirmation.
 
-A file is stored under ``UPLOAD_DIR`` with a random name; the browser only ever holds that
+What is kept is the file's parsed cells (a :class:`Table` as JSON), not the file: it is
+parsed once, at upload, and the preview and the confirmation read the cells. It is stored under ``UPLOAD_DIR`` with a random name; the browser only ever holds that
 random token, which is checked against a strict pattern before any path is built. The file
 belongs to the account that uploaded it and expires after a day.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from flask import current_app
 
 from ..domain.errors import NotFound, ValidationError
-from .spreadsheets import EXTENSIONS, extension
+from .spreadsheets import EXTENSIONS, Table, extension
 
 TOKEN_PATTERN = r"[0-9a-f]{32}"
 _TOKEN = re.compile(rf"\A{TOKEN_PATTERN}\Z")
@@ -32,7 +33,7 @@ class StoredUpload:
     kind: str
     filename: str
     ext: str
-    data: bytes
+    table: Table
 
 
 def valid_token(token: object) -> bool:
@@ -52,15 +53,15 @@ def _paths(token: str) -> tuple[Path, Path]:
     return folder / f"import-{token}.json", folder / f"import-{token}.claimed"
 
 
-def store(kind: str, filename: str, data: bytes, user_id: int) -> str:
-    """Keep ``data`` for a later confirmation; returns the random token naming it."""
+def store(kind: str, filename: str, table: Table, user_id: int) -> str:
+    """Keep the parsed ``table`` for a later confirmation; returns the random token naming it."""
     if kind not in KINDS or extension(filename) not in EXTENSIONS:
         raise ValidationError("unknown import kind or file type")
     purge_expired()
     token = secrets.token_hex(16)
     meta_path, _ = _paths(token)
     data_path = meta_path.with_suffix(".data")
-    _write_atomically(data_path, data)
+    _write_atomically(data_path, table.to_json())
     meta = {"kind": kind, "filename": (filename or "")[:200], "ext": extension(filename), "user_id": user_id,
             "created": time.time()}
     _write_atomically(meta_path, json.dumps(meta).encode())
@@ -80,8 +81,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _read(meta_path: Path, token: str, user_id: int) -> StoredUpload:
     try:
         meta = json.loads(meta_path.read_text())
-        data = meta_path.with_name(f"import-{token}.data").read_bytes()
-    except (OSError, ValueError):
+        table = Table.from_json(meta_path.with_name(f"import-{token}.data").read_bytes())
+    except (OSError, ValueError, TypeError):
         raise NotFound("this upload does not exist or has already been imported") from None
     if (
         meta.get("user_id") != user_id
@@ -90,7 +91,7 @@ def _read(meta_path: Path, token: str, user_id: int) -> StoredUpload:
         or time.time() - float(meta.get("created", 0)) > MAX_AGE_SECONDS
     ):
         raise NotFound("this upload does not exist or has already been imported")
-    return StoredUpload(token, meta["kind"], str(meta.get("filename", "")), meta["ext"], data)
+    return StoredUpload(token, meta["kind"], str(meta.get("filename", "")), meta["ext"], table)
 
 
 def load(token: str, user_id: int) -> StoredUpload:

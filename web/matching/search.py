@@ -8,6 +8,7 @@ in flight keep using the engine they started with.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -155,6 +156,31 @@ def rank_with_live_facts(engine: Engine, need: NeedRecord, *, limit: int | None 
         candidates = [e for e in candidates if e in restrict]
     return engine.rank(need, attributes_for(candidates), limit=limit, include_excluded=include_excluded,
                        explain=explain, query=query, candidates=candidates)
+
+
+def pair_scores(need_id: int, expert_ids: list[int]) -> dict[int, float]:
+    """The engine's score of each (need, expert) pair, the number the suggestion list shows
+    (an expert's score does not depend on the other candidates): a proposed match stores this,
+    never a number sent by the browser. Experts the engine does not hold (index not built yet,
+    expert not indexed) are left out."""
+    need = db.session.get(Need, need_id)
+    if need is None or not expert_ids:
+        return {}
+    from .ranking import active_ranker
+
+    try:
+        engine = reader().engine()
+    except IndexNotReady:
+        return {}
+    version, weights = active_ranker()
+    if version != DEFAULT_VERSION:
+        engine = engine.with_config(engine.config.with_weights(weights))
+    candidates = sorted({str(expert_id) for expert_id in expert_ids} & set(engine.expert_items))
+    if not candidates:
+        return {}
+    ranked = engine.rank(need_record(need), attributes_for(candidates), limit=None, include_excluded=True,
+                         explain=False, candidates=candidates)
+    return {int(s.expert_id): float(s.score) for s in ranked if math.isfinite(s.score)}
 
 
 def warm_up(app) -> None:

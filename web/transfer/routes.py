@@ -46,15 +46,15 @@ def upload():
     if not form.validate_on_submit():
         return _index(form, 400)
     upload_file = form.file.data
-    data = upload_file.read()
     try:
-        plan = plan_import(form.kind.data, read_import(form.kind.data, upload_file.filename, data))
+        table = read_import(form.kind.data, upload_file.filename, upload_file.read())
     except FileRejected as exc:
         form.file.errors = [exc.localized()]
         return _index(form, 400)
+    plan = plan_import(form.kind.data, table)
     if not plan.ok:
         return _preview(plan, upload_file.filename or "")
-    token = uploads.store(form.kind.data, upload_file.filename or "", data, current_user.id)
+    token = uploads.store(form.kind.data, upload_file.filename or "", table, current_user.id)
     return redirect(url_for("transfer.preview", token=token))
 
 
@@ -68,13 +68,7 @@ def _stored(token: str) -> uploads.StoredUpload:
 @roles_required(*STAFF)
 def preview(token: str):
     stored = _stored(token)
-    try:
-        plan = plan_import(stored.kind, read_import(stored.kind, stored.filename, stored.data))
-    except FileRejected as exc:
-        uploads.discard(token)
-        flash(exc.localized(), "error")
-        return redirect(url_for("transfer.index"))
-    return _preview(plan, stored.filename, token)
+    return _preview(plan_import(stored.kind, stored.table), stored.filename, token)
 
 
 @bp.route("/confirm", methods=["POST"])
@@ -88,17 +82,12 @@ def confirm():
     except NotFound:
         abort(404)
     try:
-        table = read_import(stored.kind, stored.filename, stored.data)
-        plan = commit_import(stored.kind, table, current_user, today=date.today())
+        plan = commit_import(stored.kind, stored.table, current_user, today=date.today())
     except ImportRejected as exc:
         uploads.release(stored)
         flash(_("The data changed since the preview; nothing was imported. Fix the rows below and upload the file again."),
               "error")
         return _preview(exc.plan, stored.filename)
-    except FileRejected as exc:
-        uploads.discard(stored.token)
-        flash(exc.localized(), "error")
-        return redirect(url_for("transfer.index"))
     except BaseException:
         uploads.release(stored)
         raise
