@@ -67,7 +67,10 @@ def login():
     email, password = data.get("email"), data.get("password")
     if not isinstance(email, str) or not isinstance(password, str):
         raise ValidationError("email and password must be strings", fields={"email": "required", "password": "required"})
-    user = accounts.authenticate(email, password)
+    try:
+        user = accounts.authenticate(email, password)
+    except accounts.AccountNotActive as exc:  # only after a correct password
+        return jsonify({"error": {"code": exc.code, "message": str(exc.message)}}), 403
     if user is None:
         return jsonify({"error": {"code": "unauthorized", "message": "wrong e-mail or password, or the account is not active"}}), 401
     return jsonify({"token": issue_token(user), "role": user.role.value, "user_id": user.id})

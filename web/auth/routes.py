@@ -38,10 +38,15 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None:
-            flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except accounts.AccountNotActive as exc:  # right password: say why the account may not sign in
+            user = None
+            flash(exc.localized(), "error")
         else:
+            if user is None:
+                flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
+        if user is not None:
             lang = session.get("lang")
             session.clear()  # a fresh session at every login (no fixation)
             if lang:
