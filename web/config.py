@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -27,6 +29,16 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    """The zone named by ``MATCHER_TIMEZONE``; a clear start-up error for a name that is not one."""
+    try:
+        return ZoneInfo(str(name).strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuntimeError(
+            f"MATCHER_TIMEZONE must be an IANA time zone name such as {DEFAULT_TIMEZONE} or Europe/Berlin, got {name!r}"
+        ) from None
 
 
 def instance_dir() -> Path:
@@ -78,9 +90,12 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None
         self.API_TOKEN_MAX_AGE = _env_int("API_TOKEN_MAX_AGE", 12 * 3600)
+        # Dates and times are entered and shown in this zone and stored in UTC.
+        self.MATCHER_TIMEZONE = os.environ.get("MATCHER_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
 
     def validate(self) -> None:
         """Called by the app factory; raises when the configuration is unsafe to run."""
+        check_timezone(self.MATCHER_TIMEZONE)
 
 
 class DevelopmentConfig(Config):
@@ -116,6 +131,7 @@ class ProductionConfig(Config):
         self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "process")
 
     def validate(self) -> None:
+        super().validate()
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
             raise RuntimeError(
                 "SECRET_KEY must be set (at least 16 characters) in production; refusing to start"
