@@ -115,13 +115,15 @@ def _record(session: Session, match: Match, actor: User | None, to: MatchStatus,
              actor.id if actor else None)
 
 
-def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "") -> tuple[Match, bool]:
+def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "",
+            reason: str = "") -> tuple[Match, bool]:
     """A coordinator proposes an expert for a need. Returns (match, created); proposing the
-    same pair again returns the existing match."""
+    same pair again returns the existing match. ``reason`` is a code the pages word (e.g.
+    ``event:12``, proposed by a matchmaking event)."""
     if not is_staff(actor):
         raise PermissionDenied("only coordinators propose experts")
     try:
-        return _propose(actor, need_id, expert_id, score=score, note=note)
+        return _propose(actor, need_id, expert_id, score=score, note=note, reason=reason)
     except sa.exc.IntegrityError:
         # Another coordinator proposed the same pair between our look and our insert (possible on
         # PostgreSQL, where writers do not queue as on SQLite): theirs is the match.
@@ -131,7 +133,8 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
         return existing, False
 
 
-def _propose(actor: User, need_id: int, expert_id: int, *, score: float | None, note: str) -> tuple[Match, bool]:
+def _propose(actor: User, need_id: int, expert_id: int, *, score: float | None, note: str,
+             reason: str = "") -> tuple[Match, bool]:
     with write_transaction() as session:
         need = session.get(Need, need_id)
         expert = session.get(ExpertProfile, expert_id)
@@ -150,7 +153,7 @@ def _propose(actor: User, need_id: int, expert_id: int, *, score: float | None, 
         match = Match(need=need, expert=expert, status=MatchStatus.PROPOSED, proposed_by_id=actor.id, score=score)
         session.add(match)
         session.flush()
-        _record(session, match, actor, MatchStatus.PROPOSED, note=note[:2000])
+        _record(session, match, actor, MatchStatus.PROPOSED, reason=reason[:40], note=note[:2000])
     return match, True
 
 
