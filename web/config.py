@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -28,6 +30,16 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise RuntimeError(f"environment variable {name} must be an integer, got {value!r}") from exc
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    """The zone named by ``MATCHER_TIMEZONE``; a clear start-up error for a name that is not one."""
+    try:
+        return ZoneInfo(str(name).strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuntimeError(
+            f"MATCHER_TIMEZONE must be an IANA time zone name such as {DEFAULT_TIMEZONE} or Europe/Berlin, got {name!r}"
+        ) from None
 
 
 def instance_dir() -> Path:
@@ -89,9 +101,12 @@ class Config:
         # redirect is ever built on a Host header the caller chose.
         self.BASE_URL = (os.environ.get("MATCHER_BASE_URL") or self.DEFAULT_BASE_URL).strip().rstrip("/")
         self.TRUSTED_HOSTS = _trusted_hosts(self.BASE_URL, self.LOCAL_HOSTS_TRUSTED)
+        # Dates and times are entered and shown in this zone and stored in UTC.
+        self.MATCHER_TIMEZONE = os.environ.get("MATCHER_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
 
     def validate(self) -> None:
         """Called by the app factory; raises when the configuration is unsafe to run."""
+        check_timezone(self.MATCHER_TIMEZONE)
         parts = urlsplit(self.BASE_URL)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise RuntimeError(f"MATCHER_BASE_URL must be an absolute http(s) URL such as https://kx.example.cn, "
@@ -133,6 +148,7 @@ class ProductionConfig(Config):
         self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "process")
 
     def validate(self) -> None:
+        super().validate()
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
             raise RuntimeError(
                 "SECRET_KEY must be set (at least 16 characters) in production; refusing to start"

@@ -41,6 +41,28 @@ def industry_names(codes) -> str:
     return ", ".join(names)
 
 
+def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC moment (datetime or ISO string) as wall-clock text in the platform's time
+    zone (``MATCHER_TIMEZONE``); empty for None."""
+    from .localtime import to_local
+
+    moment = to_local(value)
+    return moment.strftime(fmt) if moment else ""
+
+
+def localdate(value) -> str:
+    """The platform-zone day of a stored moment, ``YYYY-MM-DD``."""
+    return localtime(value, "%Y-%m-%d")
+
+
 def init_app(app) -> None:
+    from .config import check_timezone
+    from .localtime import utc_offset, zone_label
+
+    check_timezone(app.config.get("MATCHER_TIMEZONE", ""))  # also when tests override the setting
     app.add_template_filter(highlight, "highlight")
     app.add_template_filter(industry_names, "industry_names")
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localdate, "localdate")
+    app.add_template_global(zone_label, "zone_label")
+    app.add_template_global(utc_offset, "utc_offset")

@@ -451,6 +451,39 @@ def test_3c_expert_adds_a_keyword_and_an_achievement(live_server, role_page, jou
     assert lag == 0, f"index lag still {lag} after 30 s:\n{live_server.log_tail()}"
 
 
+def test_4_coordinator_plans_an_event_in_local_time_and_the_schedule_shows_local_times(live_server, role_page, shot):
+    from playwright.sync_api import expect
+
+    page = role_page("coordinator")
+    page.goto("/coordinator/events")
+    if "/auth/login" in page.url:
+        sign_in(page, live_server.coordinator_email, live_server.password)
+        page.goto("/coordinator/events")
+    expect(page.locator("label[for=starts_at]")).to_contain_text("Asia/Shanghai")
+    page.fill("#name", "罗非鱼产业对接会")
+    page.fill("#starts_at", "2027-03-20T09:30")  # Beijing time, as a coordinator in Guangzhou means it
+    page.fill("#place", "广州")
+    page.click("#event-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/coordinator/events/\d+$"))
+    expect(page.locator("main")).to_contain_text("2027-03-20 09:30")
+    boxes = page.locator("#add-needs input[name=need_id]")
+    for box in boxes.all()[:2]:
+        box.check()
+    page.fill("#add-needs input[name=demand]", "1")
+    page.locator("#add-needs button[type=submit]").last.click()
+    page.click("#invite-suggested")
+    page.click("#plan-button")
+    expect(page.locator("#plan .slot").first).to_be_visible()
+    shot(page, "event-planned")
+    page.locator("main a[href$='/schedule']").click()  # the tab may be in either language by now
+    expect(page.locator("main")).to_contain_text("UTC+08:00")
+    meetings = page.locator("main ol li").all_inner_texts()
+    assert meetings and all(re.match(r"\d\d:\d\d — ", m) for m in meetings), meetings
+    assert any(m.startswith("09:30 — ") for m in meetings), meetings
+    assert not any(m.startswith("01:30") for m in meetings), meetings  # not UTC
+    shot(page, "event-schedule-local-time")
+
+
 def test_no_server_errors_and_no_console_errors(live_server, browser_problems):
     """Across every step above: no 5xx answer, no uncaught script error, no console error
     (a Content-Security-Policy violation would show here)."""

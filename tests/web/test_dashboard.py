@@ -7,6 +7,7 @@ import html
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,8 +19,12 @@ FORMULA_REGION = '=HYPERLINK("http://evil.example","x")'
 STAGES = list(stats.STAGES)
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the platform's default time zone: periods and months are its days
+
+
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """A wall-clock time in the platform's zone, as the UTC moment the database stores."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def counts(*values: int) -> dict[str, int]:
@@ -300,16 +305,39 @@ def test_period_filter_applies_to_the_page_and_keeps_the_values(client, auth, fu
     assert b"/dashboard/export.csv?breakdown=month&amp;from=2024-03-01&amp;to=2024-03-31" in response.data
 
 
-@pytest.mark.parametrize("query", [
-    "from=2024-13-01", "to=not-a-date", "from=2024-05-01&to=2024-01-01", "from=%3Cscript%3Ealert(1)%3C/script%3E",
+@pytest.mark.parametrize(("query", "field"), [
+    ("from=2024-13-01", "from"), ("to=not-a-date", "to"), ("from=2024-05-01&to=2024-01-01", "to"),
+    ("from=%3Cscript%3Ealert(1)%3C/script%3E", "from"),
 ])
-def test_a_bad_date_shows_an_error_not_a_server_error(client, auth, funnel_data, query):
+def test_a_bad_date_shows_an_error_not_a_server_error(client, auth, funnel_data, query, field):
     auth.login_as("coordinator")
     response = client.get(f"/dashboard/?{query}")
     assert response.status_code == 400
     assert b'id="period-error"' in response.data
     assert b"<script>alert" not in response.data
-    assert b'id="table-month"' not in response.data
+
+
+def test_reversed_dates_show_the_error_beside_the_field_and_still_the_page(client, auth, funnel_data):
+    auth.login_as("coordinator")
+    response = client.get("/dashboard/?from=2024-05-01&to=2024-01-01")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    beside = text.split('id="period-to"')[1].split("</div>")[0]
+    assert 'id="period-to-error"' in beside and "不得早于开始日期" in beside
+    assert 'id="period-from-error"' not in text
+    assert 'id="totals"' in text and 'id="funnel"' in text  # the page, not a blank form
+    assert table_rows(response.data, "table-month")["2024-03"] == [2, 1, 2, 1, 1, 0]  # all time
+    assert 'value="2024-05-01"' in text and 'value="2024-01-01"' in text  # kept for correcting
+
+
+def test_periods_and_months_are_days_of_the_platform_time_zone(app, factory):
+    owner = factory.user(role="enterprise")
+    # 2024-03-31 20:00 UTC is 2024-04-01 04:00 in Beijing: an April need for a Chinese association.
+    factory.need(owner, title="四月需求", created_at=datetime(2024, 3, 31, 20, 0, tzinfo=UTC))
+    with app.app_context():
+        assert [row["key"] for row in stats.funnel()["by_month"]] == ["2024-04"]
+        assert stats.funnel(date(2024, 3, 1), date(2024, 3, 31))["overall"]["needs_posted"] == 0
+        assert stats.funnel(date(2024, 4, 1), date(2024, 4, 1))["overall"]["needs_posted"] == 1
 
 
 # --- CSV export ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from models import (
     write_transaction,
 )
 from web.domain import events, matches
+from web.domain.errors import ValidationError
 from web.matching import ranking
 from web.matching.impressions import flush_impressions
 from web.matching.indexing import Indexer
@@ -226,3 +227,92 @@ def test_declined_as_not_my_field_counts_against_the_pair(app, factory):
         match, _ = matches.propose(actor(coordinator), need.id, expert.expert_id)
         matches.respond(actor(expert), match.id, False, reason="not_my_field")
         assert ranking.decision_labels()[(need.id, expert.expert_id)][0] == 0.0
+
+
+def _published_event_with_one_need(app, factory):
+    """One need wanting one expert, every expert invited, planned and published."""
+    _, experts, needs, coordinator = world(factory, app)
+    with app.app_context():
+        me = actor(coordinator)
+        event = events.create_event(me, {"name": "弹簧专场对接会", "starts_at": "2026-12-05 09:30", "place": "佛山"})
+        events.add_needs(me, event.id, [needs[0].id], demand=1)
+        events.invite_experts(me, event.id, [e.expert_id for e in experts])
+        events.plan(me, event.id)
+        events.publish(me, event.id)
+        slot = db.session.scalars(sa.select(EventSlot).where(EventSlot.event_id == event.id, EventSlot.kind == "assigned")).one()
+        return event.id, slot, experts, needs, coordinator
+
+
+def test_a_declined_pair_shows_on_the_event_page_and_a_replan_fills_its_place_with_someone_else(app, client, auth, factory):
+    event_id, slot, experts, needs, coordinator = _published_event_with_one_need(app, factory)
+    declined = slot.expert_id
+    with app.app_context():
+        expert_user = next(e for e in experts if e.expert_id == declined)
+        matches.respond(actor(expert_user), slot.match_id, False, reason="not_my_field")
+    auth.login(coordinator)
+    page = client.get(f"/coordinator/events/{event_id}")
+    text = page.get_data(as_text=True)
+    assert f'data-expert="{declined}" data-state="expert_declined"' in text and "专家已婉拒" in text
+    assert 'id="replan-button"' in text
+    from tests.conftest import csrf_token
+
+    response = client.post(f"/coordinator/events/{event_id}/replan", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    with app.app_context():
+        assigned = db.session.scalars(sa.select(EventSlot).where(EventSlot.event_id == event_id, EventSlot.kind == "assigned")).all()
+        fresh = [s for s in assigned if s.match_id is None]
+        assert len(fresh) == 1 and fresh[0].expert_id != declined  # the declined expert is not planned again
+        assert [s.expert_id for s in assigned if s.match_id is not None] == [declined]  # kept as a record
+        assert events.publish(actor(coordinator), event_id) == 1
+        proposed = db.session.scalars(sa.select(Match).where(Match.need_id == needs[0].id)).all()
+        assert {m.expert_id: m.status for m in proposed} == {declined: MatchStatus.EXPERT_DECLINED,
+                                                             fresh[0].expert_id: MatchStatus.PROPOSED}
+        rows = events.schedule(db.session.get(events.MatchmakingEvent, event_id))
+        assert [row["expert"].id for row in rows] == [fresh[0].expert_id]  # no meeting with the expert who declined
+    after = client.get(f"/coordinator/events/{event_id}").get_data(as_text=True)
+    assert f'data-expert="{fresh[0].expert_id}" data-state="proposed"' in after
+
+
+def test_a_replan_is_refused_while_no_proposal_ended(app, factory):
+    event_id, _, _, _, coordinator = _published_event_with_one_need(app, factory)
+    with app.app_context(), pytest.raises(ValidationError, match="nothing to re-plan"):
+        events.replan(actor(coordinator), event_id)
+
+
+def test_the_event_proposal_is_stored_as_data_and_worded_in_the_readers_language(app, client, auth, factory):
+    event_id, slot, _, _, coordinator = _published_event_with_one_need(app, factory)
+    with app.app_context():
+        proposal = db.session.scalars(sa.select(MatchEvent).where(MatchEvent.match_id == slot.match_id)).one()
+        assert (proposal.reason_code, proposal.note) == (f"event:{event_id}", "弹簧专场对接会")
+    auth.login(coordinator)
+    zh = client.get(f"/matches/{slot.match_id}").get_data(as_text=True)
+    en = client.get(f"/matches/{slot.match_id}?lang=en").get_data(as_text=True)
+    assert "经对接活动“弹簧专场对接会”推荐" in zh and "matchmaking event" not in zh
+    assert "proposed at the matchmaking event “弹簧专场对接会”" in en and "对接活动" not in en
+
+
+def test_event_times_are_entered_and_shown_in_the_platform_time_zone(app, client, auth, factory):
+    _, experts, needs, coordinator = world(factory, app)
+    auth.login(coordinator)
+    from tests.conftest import csrf_token
+
+    page = client.get("/coordinator/events")
+    assert "Asia/Shanghai" in page.get_data(as_text=True)
+    response = client.post("/coordinator/events", data={"csrf_token": csrf_token(page), "name": "北京时间对接会",
+                                                         "starts_at": "2026-12-20T09:30", "place": "茂名"})
+    assert response.status_code == 302
+    event_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    with app.app_context():
+        event = db.session.get(events.MatchmakingEvent, event_id)
+        assert event.starts_at.astimezone(UTC) == datetime(2026, 12, 20, 1, 30, tzinfo=UTC)  # stored in UTC
+        me = actor(coordinator)
+        events.add_needs(me, event_id, [needs[0].id, needs[2].id], demand=1)
+        events.set_pin(me, event_id, needs[0].id, experts[0].expert_id, True)
+        events.set_pin(me, event_id, needs[2].id, experts[0].expert_id, True)
+    listing = client.get("/coordinator/events").get_data(as_text=True)
+    detail = client.get(f"/coordinator/events/{event_id}").get_data(as_text=True)
+    schedule = client.get(f"/coordinator/events/{event_id}/schedule").get_data(as_text=True)
+    assert "2026-12-20 09:30" in listing and "2026-12-20 09:30" in detail and "UTC+08:00" in detail
+    assert "09:30 — " in schedule and "10:00 — " in schedule and "UTC+08:00" in schedule
+    for text in (listing, detail, schedule):
+        assert "01:30" not in text

@@ -172,7 +172,7 @@ def test_sign_up_approval_need_profile_proposal_and_connection_through_the_pages
     assert any("A coordinator will review your account" in f for f in flashes(ent.get("/auth/login")))
     refused = sign_in(ent, enterprise_email)
     assert refused.status_code == 200
-    assert any("not active yet" in f for f in flashes(refused))
+    assert any("waiting for approval" in f for f in flashes(refused))  # the right password: told why
     assert ent.get("/enterprise/needs").status_code == 302  # still anonymous: sent to sign in
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == enterprise_email))

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 import zipfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -586,7 +586,7 @@ def test_exports_of_needs_and_matches_hold_the_records(app, client, auth, factor
     needs_csv = client.get("/transfer/export/needs.csv").data.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(needs_csv, newline="")))
     assert rows[0]["标题"] == "减振器异响问题" and rows[0]["企业"] == "佛山弹簧制造有限公司"
-    assert rows[0]["合作方式"] == "技术咨询" and rows[0]["预算下限"] == "5" and rows[0]["状态"] == "open"
+    assert rows[0]["合作方式"] == "技术咨询" and rows[0]["预算下限"] == "5" and rows[0]["状态"] == "待对接"
     english = client.get("/transfer/export/needs.csv?lang=en").data.decode("utf-8-sig")
     assert list(csv.DictReader(io.StringIO(english, newline="")))[0]["cooperation_modes"] == "consulting"
     matches = openpyxl.load_workbook(io.BytesIO(client.get("/transfer/export/matches.xlsx").data)).worksheets[0]
@@ -594,9 +594,29 @@ def test_exports_of_needs_and_matches_hold_the_records(app, client, auth, factor
     header = values[0]
     record = dict(zip(header, values[1], strict=True))
     assert record["需求标题"] == "减振器异响问题" and record["专家姓名"] == "王磊"
-    assert record["状态"] == "proposed" and record["匹配分"] == pytest.approx(0.8123, abs=1e-4)
+    assert record["状态"] == "已推荐对接" and record["匹配分"] == pytest.approx(0.8123, abs=1e-4)
     assert client.get("/transfer/export/secrets.csv").status_code == 404
     assert client.get("/transfer/export/needs.pdf").status_code == 404
+
+
+def test_match_exports_show_display_names_readable_closing_reasons_and_local_times(app, client, auth, factory):
+    owner = factory.user(role="enterprise")
+    need = factory.need(owner, title="减振器异响问题", status="matched", created_at=datetime(2024, 3, 31, 20, 0, tzinfo=UTC))
+    signed, closed = factory.user(role="expert"), factory.user(role="expert")
+    with app.app_context(), write_transaction() as session:
+        session.add(Match(need_id=need.id, expert_id=signed.expert_id, status=MatchStatus.CONTRACT,
+                          created_at=datetime(2024, 4, 2, 18, 30, tzinfo=UTC)))
+        session.add(Match(need_id=need.id, expert_id=closed.expert_id, status=MatchStatus.CLOSED,
+                          closed_reason="not_feasible: 成本过高"))
+    auth.login_as("coordinator")
+    chinese_ui(client)
+    zh = list(csv.DictReader(io.StringIO(client.get("/transfer/export/matches.csv").data.decode("utf-8-sig"), newline="")))
+    en = list(csv.DictReader(io.StringIO(client.get("/transfer/export/matches.csv?lang=en").data.decode("utf-8-sig"), newline="")))
+    assert [(r["状态"], r["关闭原因"]) for r in zh] == [("已签约", ""), ("已关闭", "不可行: 成本过高")]
+    assert [(r["status"], r["closed_reason"]) for r in en] == [("Contract signed", ""), ("Closed", "Not feasible: 成本过高")]
+    assert zh[0]["创建时间"] == "2024-04-03 02:30"  # Beijing time, not the stored UTC
+    needs_zh = list(csv.DictReader(io.StringIO(client.get("/transfer/export/needs.csv").data.decode("utf-8-sig"), newline="")))
+    assert needs_zh[0]["状态"] == "已对接" and needs_zh[0]["创建时间"] == "2024-04-01 04:00"
 
 
 def test_an_exported_expert_file_is_understood_by_the_importer(app, client, auth):

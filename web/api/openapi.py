@@ -192,7 +192,10 @@ def document() -> dict:
                 "Exchange e-mail and password for a bearer token",
                 {"200": {"description": "Signed in", **_json({"type": "object", "required": ["token"], "properties": {
                     "token": {"type": "string"}, "role": {"type": "string"}, "user_id": {"type": "integer"}}})},
-                 "400": ERRORS["400"], "401": ERRORS["401"], "413": ERRORS["413"], "429": ERRORS["429"]},
+                 "400": ERRORS["400"], "401": ERRORS["401"],
+                 "403": _error("Right password, but the account is pending approval (error.code account_pending) "
+                               "or disabled (account_disabled)"),
+                 "413": ERRORS["413"], "429": ERRORS["429"]},
                 body={"type": "object", "required": ["email", "password"], "properties": {
                     "email": {"type": "string"}, "password": {"type": "string"}}}, secured=False)},
             "/auth/logout": {"post": _op("Revoke the bearer token (ends every session and token of the account)",

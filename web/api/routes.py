@@ -73,7 +73,10 @@ def login():
     except throttle.Throttled as exc:
         return jsonify({"error": {"code": "too_many_requests", "message": "too many failed sign-ins for this account; "
                                   f"retry after {exc.retry_after} seconds"}}), 429, {"Retry-After": str(exc.retry_after)}
-    user = accounts.authenticate(email, password)
+    try:
+        user = accounts.authenticate(email, password)
+    except accounts.AccountNotActive as exc:  # only after a correct password
+        return jsonify({"error": {"code": exc.code, "message": str(exc.message)}}), 403
     if user is None:
         throttle.failed(throttle.SIGN_IN, email)
         return jsonify({"error": {"code": "unauthorized", "message": "wrong e-mail or password, or the account is not active"}}), 401

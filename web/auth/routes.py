@@ -48,11 +48,16 @@ def login():
             flash(_("Too many failed sign-ins for this account. Try again in %(minutes)s minute(s).",
                     minutes=(exc.retry_after + 59) // 60), "error")
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None:
-            throttle.failed(throttle.SIGN_IN, form.email.data)
-            flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except accounts.AccountNotActive as exc:  # right password: say why the account may not sign in
+            user = None
+            flash(exc.localized(), "error")
         else:
+            if user is None:
+                throttle.failed(throttle.SIGN_IN, form.email.data)
+                flash(_("Wrong e-mail or password, or the account is not active yet."), "error")
+        if user is not None:
             lang = session.get("lang")
             session.clear()  # a fresh session at every login (no fixation)
             if lang:

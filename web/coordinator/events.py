@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import labels
 from ..access import STAFF, roles_required
 from ..domain import events as event_service
 from ..domain.errors import DomainError
@@ -57,15 +58,19 @@ def event_detail(event_id: int):
     slots_by_need: dict[int, dict[str, list]] = {}
     for slot in event.slots:
         slots_by_need.setdefault(slot.need_id, {"assigned": [], "alternate": []})[slot.kind].append(slot)
+    states = event_service.slot_states(event)
+    ended = {slot_id for slot_id, state in states.items() if state in event_service.ENDED}
+    unsent = [s for s in event.slots if s.kind == "assigned" and s.match_id is None]
     return render_template("coordinator/event_detail.html", event=event, choosable=[n for n in choosable if n.id not in in_event],
-                           slots=slots_by_need, filters={"industry": industry, "region": region, "age": age}, action_form=ActionForm(),
+                           slots=slots_by_need, states=states, ended=ended, unsent=unsent, labels=labels,
+                           filters={"industry": industry, "region": region, "age": age}, action_form=ActionForm(),
                            query=query, found=found, industries=industry_choices(str(get_locale())))
 
 
 @bp.route("/events/<int:event_id>/<action>", methods=["POST"])
 @roles_required(*STAFF)
 def event_action(event_id: int, action: str):
-    if action not in {"add-needs", "invite", "invite-suggested", "plan", "pin", "unpin", "publish"}:
+    if action not in {"add-needs", "invite", "invite-suggested", "plan", "replan", "pin", "unpin", "publish"}:
         from flask import abort
 
         abort(404)
@@ -86,6 +91,10 @@ def event_action(event_id: int, action: str):
         elif action == "plan":
             outcome = event_service.plan(current_user, event_id)
             flash(_("Plan ready: %(slots)s slot(s) unfilled.", slots=outcome["unfilled_slots"]), "success")
+        elif action == "replan":
+            outcome = event_service.replan(current_user, event_id)
+            flash(_("New plan for the freed places: %(slots)s slot(s) unfilled. Publish to send the new proposals.",
+                    slots=outcome["unfilled_slots"]), "success")
         elif action in ("pin", "unpin"):
             need_ids, expert_ids = _ids("need_id"), _ids("expert_id")
             if need_ids and expert_ids:

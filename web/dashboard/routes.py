@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..access import STAFF, roles_required
 from ..domain import stats
-from ..domain.errors import ValidationError
+from ..domain.errors import ValidationError, localize
 from . import bp, charts
 
 STAGE_LABELS = {
@@ -69,24 +69,27 @@ def _group_cells(breakdown: str, row: dict) -> list[str]:
 @bp.route("/")
 @roles_required(*STAFF)
 def index():
+    """The dashboard; a bad period is shown beside its field, over the all-time figures (400)."""
     filters = _filters()
+    error, field_errors = None, {}
     try:
         start, end = _period(filters)
     except ValidationError as exc:
-        return render_template("dashboard/index.html", filters=filters, error=_period_error(exc),
-                               error_fields=set(exc.fields)), 400
+        start = end = None
+        error = _period_error(exc)
+        field_errors = {name: localize(problem) for name, problem in exc.fields.items()}
     report = _labelled(stats.funnel(start, end, locale=str(get_locale())))
     breakdowns = [
         {"name": name, "title": BREAKDOWN_TITLES[name], "group_header": GROUP_HEADERS[name],
          "rows": report[f"by_{name}"], "bars": charts.breakdown_bars(report[f"by_{name}"]),
-         "export_url": url_for("dashboard.export_csv", breakdown=name, **filters)}
+         "export_url": url_for("dashboard.export_csv", breakdown=name, **({} if error else filters))}
         for name in stats.BREAKDOWNS
     ]
     return render_template(
-        "dashboard/index.html", filters=filters, error=None, error_fields=set(), report=report,
+        "dashboard/index.html", filters=filters, error=error, field_errors=field_errors, report=report,
         totals=stats.summary(), stage_labels=STAGE_LABELS, breakdowns=breakdowns,
         funnel_bars=charts.funnel_bars(report["overall"], report["stages"], STAGE_LABELS),
-    )
+    ), 400 if error else 200
 
 
 @bp.route("/export.csv")

@@ -22,7 +22,7 @@ from models import (
 
 from ..access import is_staff
 from ..infra.passwords import DUMMY_HASH, check_password_policy, hash_password, needs_rehash, verify_password
-from .errors import N_, NotFound, PermissionDenied, ValidationError
+from .errors import N_, DomainError, NotFound, PermissionDenied, ValidationError
 from .fields import SIGN_UP
 from .validation import clean_fields, is_email, normalise_text
 
@@ -99,8 +99,29 @@ def create_user(
     return user
 
 
+class AccountNotActive(DomainError):
+    """The password was right but the account may not sign in (yet). Raised only after a
+    correct password, so the message may say why without telling strangers which e-mail
+    addresses hold accounts."""
+
+    status = 403
+
+    def __init__(self, status: AccountStatus) -> None:
+        if status == AccountStatus.PENDING:
+            message = N_("Your account is waiting for approval by a coordinator of the platform. "
+                         "You can sign in once it is approved.")
+        else:
+            message = N_("Your account has been disabled. If you think this is a mistake, please contact "
+                         "the coordinators of the platform (the science and technology association that runs it).")
+        super().__init__(message)
+        self.account_status = status
+        self.code = "account_pending" if status == AccountStatus.PENDING else "account_disabled"
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None. Logs the attempt (never the password)."""
+    """The active user with these credentials, or None for wrong credentials. Raises
+    :class:`AccountNotActive` when the password is right but the account is pending or
+    disabled. Logs the attempt (never the password)."""
     if has_lone_surrogates(email) or has_lone_surrogates(password):
         security_log.warning("login_failed reason=invalid_text")
         return None
@@ -120,7 +141,7 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if user.status != AccountStatus.ACTIVE:
         security_log.warning("login_failed user=%s reason=status_%s", user.id, user.status.value)
-        return None
+        raise AccountNotActive(user.status)
     with write_transaction():
         user.last_login_at = utcnow()
         if needs_rehash(user.password_hash):

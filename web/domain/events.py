@@ -3,7 +3,7 @@ proposed matches through the ordinary lifecycle."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,12 +11,15 @@ import sqlalchemy as sa
 from matcher import NeedRecord
 from matcher.assignment import AssignmentProblem, solve
 from models import (
+    ENGAGED_STATUSES,
     AccountStatus,
     EventExpert,
     EventNeed,
     EventSlot,
     ExpertProfile,
+    Match,
     MatchmakingEvent,
+    MatchStatus,
     Need,
     NeedStatus,
     Organization,
@@ -27,6 +30,7 @@ from models import (
 )
 
 from ..access import is_staff
+from ..localtime import from_local
 from ..matching.records import attributes_for, need_record
 from . import matches as match_service
 from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
@@ -35,6 +39,9 @@ from .validation import clean_fields
 
 MEETING_MINUTES = 30
 CONFLICTS = {"conflict_same_organization", "conflict_declared", "cooperation_mode_not_accepted", "paused"}
+# A published pair whose match ended this way frees its place; a re-plan never proposes it again.
+ENDED = (MatchStatus.EXPERT_DECLINED, MatchStatus.ENTERPRISE_DECLINED, MatchStatus.CLOSED)
+PROPOSAL_REASON = "event:%d"  # reason code of the proposals an event publishes (worded by the match page)
 
 
 def _staff(actor: User) -> None:
@@ -59,10 +66,8 @@ def create_event(actor: User, data: dict[str, Any]) -> MatchmakingEvent:
     _staff(actor)
     fields = clean_event(data)
     starts = fields.pop("starts_at")
-    if starts.tzinfo is None:
-        starts = starts.replace(tzinfo=timezone(timedelta(hours=8)))  # entered in China time
-    with write_transaction() as session:
-        event = MatchmakingEvent(created_by_id=actor.id, starts_at=starts.astimezone(UTC), **fields)
+    with write_transaction() as session:  # a wall-clock time without offset is in the platform's zone
+        event = MatchmakingEvent(created_by_id=actor.id, starts_at=from_local(starts), **fields)
         session.add(event)
     return event
 
@@ -153,18 +158,60 @@ def invite_from_suggestions(actor: User, event_id: int, per_need: int = 5) -> in
 
 def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
     """Solve the assignment for the event's needs and invited experts; pinned slots are kept."""
-    from ..matching.search import reader
-
     event = event_for(actor, event_id)
     if event.status == "published":
         raise IllegalTransition(N_("the event is published; its plan can no longer change"))
+    return _plan(event, candidates_per_need)
+
+
+def replan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
+    """After publication: fill the places freed by declined or closed proposals. Pairs whose
+    proposals are still open stay as they are; a pair that ended is never proposed again.
+    The new pairs are sent by :func:`publish`, like the first ones."""
+    event = event_for(actor, event_id)
+    if event.status != "published":
+        raise IllegalTransition(N_("only a published event is re-planned; plan it instead"))
+    if not any(state in ENDED for state in slot_states(event).values()):
+        raise ValidationError(N_("no proposal of this event was declined or closed; nothing to re-plan"),
+                              fields={"event": N_("no freed places")})
+    return _plan(event, candidates_per_need)
+
+
+def slot_states(event: MatchmakingEvent) -> dict[int, MatchStatus]:
+    """Slot id → the state of the match it was published as (published slots only)."""
+    match_ids = {s.match_id for s in event.slots if s.match_id is not None}
+    if not match_ids:
+        return {}
+    states = {match_id: status for match_id, status in db.session.execute(
+        sa.select(Match.id, Match.status).where(Match.id.in_(match_ids)))}
+    return {s.id: states[s.match_id] for s in event.slots if s.match_id in states}
+
+
+def _ended_pairs(event: MatchmakingEvent) -> set[tuple[str, str]]:
+    """Pairs of the event's needs and invited experts whose match was declined or closed,
+    in this event or elsewhere: proposing them again would bring nothing back to life."""
+    need_ids = [n.need_id for n in event.needs]
+    expert_ids = [x.expert_id for x in event.experts]
+    if not need_ids or not expert_ids:
+        return set()
+    rows = db.session.execute(sa.select(Match.need_id, Match.expert_id).where(
+        Match.need_id.in_(need_ids), Match.expert_id.in_(expert_ids), Match.status.in_(ENDED)))
+    return {(str(n), str(e)) for n, e in rows}
+
+
+def _plan(event: MatchmakingEvent, candidates_per_need: int) -> dict:
+    """The solver over the event; published slots stay (open ones as fixed pairs, ended ones as
+    a record), every other unpinned slot is replaced."""
+    from ..matching.search import reader
+
     engine = reader().engine()
     invited = {str(e.expert_id) for e in event.experts}
     if not event.needs or not invited:
         raise ValidationError(N_("add needs and invite experts before planning"), fields={"event": N_("needs and experts required")})
+    states = slot_states(event)
     attrs = attributes_for(sorted(invited))
     affinity: dict[tuple[str, str], float] = {}
-    conflicts: set[tuple[str, str]] = set()
+    conflicts: set[tuple[str, str]] = _ended_pairs(event)
     for event_need in event.needs:
         # Every invited expert the index holds is scored; the objective sums calibrated
         # relevances, which mean the same on every need.
@@ -176,29 +223,41 @@ def plan(actor: User, event_id: int, *, candidates_per_need: int = 200) -> dict:
             affinity[pair] = suggestion.relevance
             if set(suggestion.excluded) & CONFLICTS:
                 conflicts.add(pair)
-    pins = frozenset((str(s.need_id), str(s.expert_id)) for s in event.slots if s.pinned)
+    kept = [s for s in event.slots if s.kind == "assigned" and states.get(s.id) not in ENDED and (s.pinned or s.id in states)]
+    pins = frozenset((str(s.need_id), str(s.expert_id)) for s in kept)
+    capacity = {e: (a.remaining_capacity if a.remaining_capacity is not None else 0) for e, a in attrs.items()}
+    for slot in kept:  # an engaged match already holds its place in the expert's remaining capacity
+        if states.get(slot.id) in ENGAGED_STATUSES and str(slot.expert_id) in capacity:
+            capacity[str(slot.expert_id)] += 1
     problem = AssignmentProblem(
         demand={str(n.need_id): n.demand for n in event.needs},
-        capacity={e: (a.remaining_capacity if a.remaining_capacity is not None else 0) for e, a in attrs.items()},
-        affinity=affinity, conflicts=frozenset(conflicts), pins=pins,
+        capacity=capacity, affinity=affinity, conflicts=frozenset(conflicts), pins=pins,
         groups={str(n.need_id): (n.need.industry_codes or [""])[0] for n in event.needs},
     )
     result = solve(problem)
+    event_id = event.id
     with write_transaction() as session:
         for slot in list(event.slots):
-            if not slot.pinned:
+            if not slot.pinned and slot.match_id is None:
                 session.delete(slot)
         session.flush()
+        taken = {(str(s.need_id), str(s.expert_id)) for s in event.slots if s.pinned or s.match_id is not None}
         sequence: dict[str, int] = {}
+        for slot in kept:
+            sequence[str(slot.expert_id)] = max(sequence.get(str(slot.expert_id), 0), slot.sequence)
         for need_id, experts in result.assigned.items():
             for expert_id in experts:
-                if (need_id, expert_id) in pins:
+                if (need_id, expert_id) in taken:
                     continue
                 sequence[expert_id] = sequence.get(expert_id, 0) + 1
+                taken.add((need_id, expert_id))
                 session.add(EventSlot(event_id=event_id, need_id=int(need_id), expert_id=int(expert_id), kind="assigned",
                                       score=affinity.get((need_id, expert_id), 0.0), sequence=sequence[expert_id]))
         for need_id, experts in result.alternates.items():
             for expert_id in experts:
+                if (need_id, expert_id) in taken:
+                    continue
+                taken.add((need_id, expert_id))
                 session.add(EventSlot(event_id=event_id, need_id=int(need_id), expert_id=int(expert_id), kind="alternate",
                                       score=affinity.get((need_id, expert_id), 0.0)))
         for event_need in event.needs:
@@ -245,8 +304,9 @@ def publish(actor: User, event_id: int) -> int:
     for slot in assigned:
         if slot.match_id is not None:
             continue
+        # The event is stored as data (code + name) and worded by the match page in the reader's language.
         match, new = match_service.propose(actor, slot.need_id, slot.expert_id, score=slot.score or None,
-                                           note=f"对接活动 / matchmaking event: {event.name}")
+                                           reason=PROPOSAL_REASON % event.id, note=event.name)
         created += int(new)
         with write_transaction():
             db.session.get(EventSlot, slot.id).match_id = match.id
@@ -258,10 +318,12 @@ def publish(actor: User, event_id: int) -> int:
 
 
 def schedule(event: MatchmakingEvent) -> list[dict]:
-    """Meetings per expert: (expert, [(time, need)]), from the assigned slots' order."""
+    """Meetings per expert: (expert, [(time, need)]), from the assigned slots' order; a pair
+    whose proposal was declined or closed has no meeting."""
+    states = slot_states(event)
     by_expert: dict[int, list[EventSlot]] = {}
     for slot in event.slots:
-        if slot.kind == "assigned":
+        if slot.kind == "assigned" and states.get(slot.id) not in ENDED:
             by_expert.setdefault(slot.expert_id, []).append(slot)
     out = []
     for slots in by_expert.values():

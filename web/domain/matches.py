@@ -195,15 +195,17 @@ def _role_side(actor: User) -> Side | None:
     return {Role.EXPERT: Side.EXPERT, Role.ENTERPRISE: Side.ENTERPRISE}.get(actor.role)
 
 
-def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "") -> tuple[Match, bool]:
+def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = None, note: str = "",
+            reason: str = "") -> tuple[Match, bool]:
     """A coordinator proposes an expert for a need. Returns (match, created); proposing the
-    same pair again returns the existing match."""
+    same pair again returns the existing match. ``reason`` is a code the pages word (e.g.
+    ``event:12``, proposed by a matchmaking event)."""
     side = _role_side(actor)
     if side is None or not may_ever(side, Action.PROPOSE):
         raise PermissionDenied("only coordinators propose experts")
     try:
         with write_transaction() as session:
-            return propose_in(session, actor, side, need_id, expert_id, score=score, note=note)
+            return propose_in(session, actor, side, need_id, expert_id, score=score, note=note, reason=reason)
     except sa.exc.IntegrityError:
         # Another coordinator proposed the same pair between our look and our insert (possible on
         # PostgreSQL, where writers do not queue as on SQLite): theirs is the match.
@@ -214,7 +216,8 @@ def propose(actor: User, need_id: int, expert_id: int, *, score: float | None = 
 
 
 def propose_in(session: Session, actor: User, side: Side, need_id: int, expert_id: int, *, score: float | None = None,
-               note: str = "", at: datetime | None = None, quiet: bool = False) -> tuple[Match, bool]:
+               note: str = "", reason: str = "", at: datetime | None = None,
+               quiet: bool = False) -> tuple[Match, bool]:
     """:func:`propose` inside the caller's write transaction (the demo loader's, for one)."""
     need = session.get(Need, need_id)
     expert = session.get(ExpertProfile, expert_id)
@@ -237,7 +240,7 @@ def propose_in(session: Session, actor: User, side: Side, need_id: int, expert_i
     match = Match(need=need, expert=expert, status=row.target, proposed_by_id=actor.id, score=score, **stamps)
     session.add(match)
     session.flush()
-    _record(session, match, actor, row, "", note[:2000], at=at, quiet=quiet)
+    _record(session, match, actor, row, reason[:40], note[:2000], at=at, quiet=quiet)
     return match, True
 
 

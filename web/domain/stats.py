@@ -1,7 +1,7 @@
 """Outcome statistics for coordinators: the matchmaking funnel and the platform's totals.
 
 The funnel is a *cohort* view: it takes the needs posted in a period (by ``Need.created_at``,
-UTC days, both ends inclusive; drafts are not posted and never count) and follows their
+days in the platform's time zone ``MATCHER_TIMEZONE``, both ends inclusive; drafts are not posted and never count) and follows their
 matches through the stages, wherever those stages happened in time. A match counts for a stage
 if it ever reached it — by its current status, its ``connected_at`` stamp or a ``MatchEvent``
 row — and a match that reached a later stage counts for every earlier one
@@ -18,14 +18,15 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from matcher.taxonomy import load_taxonomy
 from models import AccountStatus, ExpertProfile, Match, MatchEvent, Need, NeedStatus, User, db, utcnow
 
-from .errors import ValidationError
+from ..localtime import day_end, day_start, to_local
+from .errors import N_, ValidationError
 from .lifecycle import AWAITING_ANSWER, FUNNEL_RANK
 
 STAGES = ("needs_posted", "needs_matched", "matches_connected", "intents", "contracts", "completed")
@@ -59,18 +60,18 @@ def parse_period(start_text: str | None, end_text: str | None) -> tuple[date | N
                 raise ValueError(text)
             values.append(date.fromisoformat(text))
         except ValueError:
-            errors[field] = "must be a date as YYYY-MM-DD"
+            errors[field] = N_("must be a date as YYYY-MM-DD")
             values.append(None)
     start, end = values
     if not errors and start and end and start > end:
-        errors["to"] = "must not be before the start date"
+        errors["to"] = N_("must not be before the start date")
     if errors:
         raise ValidationError("invalid period: " + "; ".join(f"{k} {v}" for k, v in errors.items()), fields=errors)
     return start, end
 
 
 def funnel(start: date | None = None, end: date | None = None, *, locale: str = "zh") -> dict:
-    """The funnel of the needs posted between ``start`` and ``end`` (inclusive UTC days).
+    """The funnel of the needs posted between ``start`` and ``end`` (inclusive local days).
 
     Returns::
 
@@ -87,7 +88,7 @@ def funnel(start: date | None = None, end: date | None = None, *, locale: str = 
 
     ``needs_posted`` and ``needs_matched`` count needs (matched: at least one match reached
     ``connected``); the other stages count matches. Months are ``YYYY-MM`` of the need's
-    ``created_at`` in UTC, chronological, with empty months between the first and the last
+    ``created_at`` in the platform's time zone, chronological, with empty months between the first and the last
     filled in as zeros. Industry groups by the need's first industry code (label: its name in
     the taxonomy, in ``locale``), ``"unclassified"`` when it has none. Region groups by
     province (``taxonomy.province_of``); a region the taxonomy does not recognise is its own
@@ -184,10 +185,10 @@ def to_csv(header: list[str], rows: list[list]) -> str:
 
 def _need_filter(start: date | None, end: date | None) -> list:
     where = [Need.status != NeedStatus.DRAFT]
-    if start is not None:
-        where.append(Need.created_at >= datetime.combine(start, time.min, tzinfo=UTC))
+    if start is not None and start > date.min:
+        where.append(Need.created_at >= day_start(start))
     if end is not None and end < date.max:
-        where.append(Need.created_at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+        where.append(Need.created_at < day_end(end))
     return where
 
 
@@ -238,7 +239,7 @@ def _need_counts(progress) -> Counter:
 
 
 def _month_group(created_at: datetime) -> tuple[str, str]:
-    key = created_at.astimezone(UTC).strftime("%Y-%m")
+    key = to_local(created_at).strftime("%Y-%m")
     return key, key
 
 

@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import IO, Any
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy.orm import joinedload, selectinload
 
-from models import ExpertProfile, Match, Need, User, db
+from models import ExpertProfile, Match, MatchStatus, Need, NeedStatus, User, db
 
+from .. import labels
 from ..access import is_staff
 from ..domain.errors import PermissionDenied
+from ..localtime import to_local
 from .spreadsheets import csv_chunks, write_xlsx
 from .transfer_columns import EXPERT_COLUMNS, KIND_NAMES_ZH, MODE_NAMES_ZH, NEED_COLUMNS, Column
 
@@ -73,19 +76,41 @@ def _yes_no(value: bool, lang: str) -> str:
 
 
 def _moment(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    """Local wall-clock time in the platform's zone (the database holds UTC)."""
+    local = to_local(value)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+class _Names:
+    """Display names of the codes an export shows, worded once in the export's language (the
+    rows are produced later, while the response streams)."""
+
+    def __init__(self, lang: str) -> None:
+        from ..matches.forms import CLOSE_LABELS
+
+        with force_locale(lang):
+            self.need_status = {s: str(labels.NEED_STATUS[s]) for s in NeedStatus}
+            self.match_status = {s: str(labels.MATCH_STATUS[s]) for s in MatchStatus}
+            self.close_reason = {code: str(name) for code, name in CLOSE_LABELS.items()}
+
+    def closed_reason(self, text: str) -> str:
+        """``not_feasible: 成本过高`` → ``Not feasible: 成本过高`` (the note stays as written)."""
+        code, sep, note = (text or "").partition(": ")
+        name = self.close_reason.get(code.strip())
+        return f"{name}{sep}{note}" if name else (text or "")
 
 
 def _batched(query) -> Iterator[Any]:
     return db.session.scalars(query.execution_options(yield_per=BATCH))
 
 
-def _need_rows(lang: str) -> Iterator[list[Any]]:
+def _need_rows(lang: str, names: _Names) -> Iterator[list[Any]]:
     query = sa.select(Need).options(joinedload(Need.organization)).order_by(Need.id)
     for need in _batched(query):
         yield [need.id, need.title, need.description, _listed(need.industry_codes), need.region,
                _modes(need.cooperation_modes, lang), need.budget_min, need.budget_max, need.deadline,
-               _yes_no(need.anonymous, lang), need.organization.name, need.status.value, _moment(need.created_at)]
+               _yes_no(need.anonymous, lang), need.organization.name, names.need_status.get(need.status, need.status.value),
+               _moment(need.created_at)]
 
 
 def _achievement_lines(profile: ExpertProfile, lang: str) -> str:
@@ -108,7 +133,7 @@ def _expert_rows(lang: str) -> Iterator[list[Any]]:
                _achievement_lines(p, lang), _moment(p.created_at)]
 
 
-def _match_rows(lang: str) -> Iterator[list[Any]]:
+def _match_rows(lang: str, names: _Names) -> Iterator[list[Any]]:
     query = (sa.select(Match)
              .options(joinedload(Match.need).joinedload(Need.organization),
                       joinedload(Match.expert).joinedload(ExpertProfile.organization))
@@ -116,7 +141,8 @@ def _match_rows(lang: str) -> Iterator[list[Any]]:
     for m in _batched(query):
         expert_org = m.expert.organization.name if m.expert.organization else ""
         yield [m.id, m.need_id, m.need.title, m.need.organization.name, m.expert_id, m.expert.name, expert_org,
-               m.status.value, round(m.score, 4) if m.score is not None else None, m.closed_reason,
+               names.match_status.get(m.status, m.status.value), round(m.score, 4) if m.score is not None else None,
+               names.closed_reason(m.closed_reason),
                _moment(m.created_at), _moment(m.updated_at)]
 
 
@@ -124,15 +150,16 @@ def export_table(actor: User, kind: str, lang: str) -> tuple[list[str], Iterator
     """Header and rows of one export; rows are read from the database in batches."""
     _require_staff(actor)
     lang = "en" if lang.startswith("en") else "zh"
+    names = _Names(lang)
     if kind == "needs":
         columns = (ID, *NEED_COLUMNS, STATUS, CREATED)
-        rows = _need_rows(lang)
+        rows = _need_rows(lang, names)
     elif kind == "experts":
         columns = (ID, *EXPERT_COLUMNS, CREATED)
         rows = _expert_rows(lang)
     elif kind == "matches":
         columns = MATCH_COLUMNS
-        rows = _match_rows(lang)
+        rows = _match_rows(lang, names)
     else:
         raise ValueError(f"unknown export {kind!r}")
     log.info("export kind=%s user=%s", kind, actor.id)
