@@ -188,10 +188,11 @@ def test_2_coordinator_reviews_the_suggestions_and_proposes_an_expert(live_serve
     cards = page.locator("#suggestions li.suggestion")
     expect(cards.first).to_be_visible()
     assert cards.count() >= 5, f"only {cards.count()} suggestion(s)"
-    scores = [float(s) for s in cards.locator(".score").all_inner_texts()]
-    assert scores and all(0 < s <= 100 for s in scores), scores
-    eligible = [s for s, card in zip(scores, cards.all(), strict=True) if "excluded" not in (card.get_attribute("class") or "")]
-    assert eligible == sorted(eligible, reverse=True), f"eligible suggestions are not ranked by score: {eligible}"
+    # Each card shows its band and the calibrated chance of relevance, e.g. "中等匹配 · 41%".
+    chances = [int(re.search(r"(\d+)%", text).group(1)) for text in cards.locator(".band").all_inner_texts()]
+    assert chances and all(0 <= c <= 100 for c in chances), chances
+    eligible = [c for c, card in zip(chances, cards.all(), strict=True) if "excluded" not in (card.get_attribute("class") or "")]
+    assert eligible == sorted(eligible, reverse=True), f"eligible suggestions are not ranked by relevance: {eligible}"
     first = cards.first
     expect(first.locator("table.reasons tr").first).to_be_visible()
     assert first.locator("table.reasons td.num").first.inner_text().startswith("+")

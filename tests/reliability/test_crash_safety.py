@@ -110,7 +110,7 @@ def damage(index_dir: Path, how: str) -> str:
     """Damage the live snapshot of a running installation; returns the expected rebuild reason."""
     snapshot = index_dir / (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
     if how == "truncate":
-        path = snapshot / "vectors.npy"
+        path = snapshot / "dense-e5" / "vectors.npy"
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         return "index unusable (IndexCorrupt"
     if how == "corrupt":  # same size: only the checksum tells

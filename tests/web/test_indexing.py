@@ -86,7 +86,7 @@ def test_a_damaged_index_is_quarantined_and_rebuilt_to_the_same_results(app, fac
     clean = suggestions(app, need.id)
     snapshot = indexer.store.root / indexer.store.current_name()
     if damage == "truncate":
-        path = snapshot / "vectors.npy"
+        path = snapshot / "dense-e5" / "vectors.npy"
         path.write_bytes(path.read_bytes()[:100])
     elif damage == "delete_current":
         indexer.store.current_file.unlink()
