@@ -24,7 +24,8 @@ kills the indexer. Afterwards:
   against the open needs.
 
 Prints one JSON object (or a short text); never asserts. ``tests/reliability`` uses the same
-harness and asserts.
+harness and asserts. Modules: ``crash_client`` (the writing client and its ledger),
+``crash_checks`` (database and index checks); the shared harness is ``benchmarks.harness``.
 """
 
 from __future__ import annotations
@@ -201,6 +202,28 @@ def _current_snapshot(inst: Installation) -> str | None:
     return IndexStore(inst.index_dir).current_name()
 
 
+@dataclass
+class Kills:
+    """What each kill of a loop left behind: the round's figures, the indexer's start messages,
+    and whether CURRENT still named a usable snapshot."""
+
+    inst: Installation
+    details: list[dict] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    unusable: list[str] = field(default_factory=list)
+
+    def record(self, number: int, killed: Process, what: str, **figures) -> None:
+        self.messages += _start_messages(killed.output())
+        problem = snapshot_usable(self.inst)
+        if problem:
+            self.unusable.append(f"round {number}: {problem}")
+        self.details.append({"round": number, "kill": what, **figures})
+
+    def result(self, load: WriteLoad, started: float, log: Path) -> LoopResult:
+        return LoopResult(self.details, load.ledger, load.errors, self.messages, self.unusable,
+                          time.monotonic() - started, log)
+
+
 def server_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Path, window: float = 3.0) -> LoopResult:
     """Serve with the embedded indexer thread; kill -9 the process group ``rounds`` times, in
     turn during start-up, during the indexer thread's first drain and during steady draining."""
@@ -208,7 +231,7 @@ def server_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pat
     started = time.monotonic()
     server = serve(inst, free_port(), workdir / "server.log")
     load = WriteLoad(inst, server.url, seed=seed)
-    details, messages, unusable = [], [], []
+    kills = Kills(inst)
     try:
         for number in range(1, rounds + 1):
             server.start()
@@ -220,15 +243,11 @@ def server_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pat
             delay, what = _kill_moment(server, inst, phase, rng, window, r"matcher\.indexer indexer: ")
             time.sleep(delay)
             server.kill9()
-            messages += _start_messages(server.output())
-            problem = snapshot_usable(inst)
-            if problem:
-                unusable.append(f"round {number}: {problem}")
-            details.append({"round": number, "kill": what, "acks": len(load.ledger.acks) - before})
+            kills.record(number, server, what, acks=len(load.ledger.acks) - before)
     finally:
         load.stop()
         server.kill9()
-    return LoopResult(details, load.ledger, load.errors, messages, unusable, time.monotonic() - started, server.log)
+    return kills.result(load, started, server.log)
 
 
 def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Path, window: float = 3.0) -> LoopResult:
@@ -239,7 +258,7 @@ def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pa
     server = serve(inst, free_port(), workdir / "server.log", indexer="process")
     indexer = standalone_indexer(inst, workdir / "indexer.log")
     load = WriteLoad(inst, server.url, seed=seed)
-    details, messages, unusable = [], [], []
+    kills = Kills(inst)
     try:
         server.start()
         server.wait_http(START_TIMEOUT)
@@ -254,17 +273,13 @@ def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pa
             if not indexer.running:
                 raise HarnessError(f"the indexer exited by itself:\n{indexer.tail()}")
             indexer.kill9()
-            messages += _start_messages(indexer.output())
-            problem = snapshot_usable(inst)
-            if problem:
-                unusable.append(f"round {number}: {problem}")
-            details.append({"round": number, "kill": what, "acks": len(load.ledger.acks) - before,
-                            "lag_before": lag_before, "lag_after": outbox_lag(inst)})
+            kills.record(number, indexer, what, acks=len(load.ledger.acks) - before, lag_before=lag_before,
+                         lag_after=outbox_lag(inst))
     finally:
         load.stop()
         indexer.kill9()
         server.kill9()
-    return LoopResult(details, load.ledger, load.errors, messages, unusable, time.monotonic() - started, server.log)
+    return kills.result(load, started, server.log)
 
 
 def verify(inst: Installation, result: LoopResult) -> dict:
