@@ -24,57 +24,53 @@ kills the indexer. Afterwards:
   against the open needs.
 
 Prints one JSON object (or a short text); never asserts. ``tests/reliability`` uses the same
-harness and asserts.
+harness and asserts. Modules: ``crash_client`` (the writing client and its ledger),
+``crash_checks`` (database and index checks); the shared harness is ``benchmarks.harness``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import importlib.util
 import json
 import os
-import queue
 import random
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Variables that would point the service at something other than the instance under test.
-SCRUBBED_ENV = (
-    "DATABASE_URL", "MATCHER_INDEX_DIR", "MATCHER_INDEXER", "REDIS_URL", "RATELIMIT_STORAGE_URI", "MAIL_SERVER",
-    "PROXY_COUNT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "SECRET_KEY", "MATCHER_ENV",
-    "MATCHER_INSTANCE_DIR", "PORT", "MATCHER_INDEX_POLL_SECONDS",
+from benchmarks.crash_checks import check_database, check_index, drain, outbox_lag, snapshot_usable
+from benchmarks.crash_client import Ledger, WriteLoad
+from benchmarks.harness import (
+    OFFLINE,
+    HarnessError,
+    Instance,
+    PostgresServer,
+    Process,
+    Server,
+    connect,
+    free_port,
+    indexer_process,
 )
+
 START_TIMEOUT = 180.0  # the worker loads the embedding model; a rebuild encodes every English item
-MATCH_STEPS = ("proposed", "expert_accepted", "connected", "intent", "contract", "completed")
+# Fresh databases of a PostgreSQL run: created on this server, dropped at the end.
+POSTGRES = PostgresServer(os.environ.get("MATCHER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
 
 
 class Unavailable(RuntimeError):
     """This machine cannot run the real service (not a bug of the service)."""
 
 
-class HarnessError(RuntimeError):
-    """A command of the service failed or the server did not come up."""
-
-
-def check_available() -> None:
+def check_available(postgres: bool = False) -> None:
     if os.name != "posix" or not hasattr(os, "killpg"):
         raise Unavailable("kill -9 of a process group needs a POSIX system")
     for module, what in (("gunicorn", "gunicorn (requirements.txt)"), ("flask", "Flask"), ("fcntl", "fcntl")):
@@ -87,78 +83,48 @@ def check_available() -> None:
         free_port()
     except OSError as exc:
         raise Unavailable(f"cannot bind a port on 127.0.0.1: {exc}") from exc
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    if postgres:
+        problem = POSTGRES.reachable()
+        if problem:
+            raise Unavailable(f"PostgreSQL at {POSTGRES.admin} unreachable: {problem.split(':')[0]}")
 
 
 # -- the instance --------------------------------------------------------------------------------
 @dataclass
-class Installation:
-    root: Path
-    password: str
-    coordinator: str
-    enterprise: str
-    experts: list[str]
-    database_url: str | None = None  # PostgreSQL; None: the SQLite file in the instance
+class Installation(Instance):
+    """An instance with the demo accounts the writing client signs in with."""
 
-    @property
-    def db_path(self) -> Path:
-        return self.root / "matcher.db"
+    password: str = ""
+    coordinator: str = ""
+    enterprise: str = ""
+    experts: list[str] = field(default_factory=list)
 
-    @property
-    def url(self) -> str:
-        return self.database_url or f"sqlite:///{self.db_path}"
+    def env(self, **settings: str) -> dict[str, str]:
+        """Development settings, the indexer thread polling every 0.2 s, no network for the model;
+        the production layout (MATCHER_INDEXER=process) with two gunicorn workers."""
+        merged = {"MATCHER_ENV": "development", "MATCHER_INDEXER": "thread", "MATCHER_INDEX_POLL_SECONDS": "0.2",
+                  **OFFLINE, **settings}
+        if merged["MATCHER_INDEXER"] == "process":
+            merged.setdefault("WEB_CONCURRENCY", "2")  # gunicorn.conf.py would start 2*CPUs+1 workers
+        return super().env(**merged)
 
-    @property
-    def index_dir(self) -> Path:
-        return self.root / "index"
 
-    def env(self, *, port: int | None = None, indexer: str = "thread", poll: float = 0.2) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-        env.update({
-            "MATCHER_ENV": "development",
-            "MATCHER_INSTANCE_DIR": str(self.root),
-            "MATCHER_INDEXER": indexer,
-            "MATCHER_INDEX_POLL_SECONDS": str(poll),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-        })
-        if self.database_url:
-            env["DATABASE_URL"] = self.database_url
-        if port is not None:
-            env["PORT"] = str(port)
-        if indexer == "process":
-            env["WEB_CONCURRENCY"] = "2"  # gunicorn.conf.py would start 2*CPUs+1 workers
-        return env
+def serve(inst: Installation, port: int, log: Path, *, indexer: str = "thread") -> Server:
+    """gunicorn on ``inst``: with its indexer thread, or (``indexer="process"``) without one."""
+    return Server(inst.env(MATCHER_INDEXER=indexer), port, log)
 
-    def flask(self, *args: str, timeout: float = 900) -> str:
-        command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=self.env(), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            raise HarnessError(f"`flask --app wsgi {' '.join(args)}` exited with {done.returncode}:\n"
-                               f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-        return done.stdout
+
+def standalone_indexer(inst: Installation, log: Path) -> Process:
+    return indexer_process(inst, log, MATCHER_INDEXER="process")
 
 
 def prepare_template(root: Path, database_url: str | None = None) -> Installation:
     """Migrated database (SQLite in the instance, or the PostgreSQL database at
     ``database_url``), the demo dataset, the index built — with the real CLI."""
-    root.mkdir(parents=True, exist_ok=True)
-    probe = Installation(root, "", "", "", [], database_url)
-    probe.flask("db", "upgrade")
-    probe.flask("demo", "load")
-    out = probe.flask("matcher", "indexer", "--once")
-    if "rebuilt" not in out and "loaded" not in out:
-        raise HarnessError(f"`matcher indexer --once` did not build the index: {out}")
-    credentials = json.loads((root / "demo-credentials.json").read_text(encoding="utf-8"))
+    probe = Installation(root, database_url)
+    credentials, _ = probe.set_up()
     by_role = {a["role"]: a["email"] for a in credentials["accounts"]}
-    with connect(probe) as con:
+    with connect(probe.url) as con:
         org = con.execute(sa.text("SELECT organization_id FROM users WHERE email = :email"), {"email": by_role["enterprise"]}).scalar()
         rows = con.execute(sa.text(
             "SELECT u.email FROM users u JOIN expert_profiles p ON p.user_id = u.id "
@@ -167,8 +133,8 @@ def prepare_template(root: Path, database_url: str | None = None) -> Installatio
             "ORDER BY (u.email = :expert) DESC, p.id LIMIT 2"), {"org": org, "expert": by_role.get("expert", "")}).fetchall()
     if len(rows) < 2:
         raise HarnessError("the demo dataset has fewer than two experts without a conflict with the showcase enterprise")
-    return Installation(root, credentials["password"], by_role["coordinator"], by_role["enterprise"], [r[0] for r in rows],
-                        database_url)
+    return Installation(root, database_url, credentials["password"], by_role["coordinator"], by_role["enterprise"],
+                        [r[0] for r in rows])
 
 
 def clone(template: Installation, root: Path, database_url: str | None = None) -> Installation:
@@ -178,692 +144,9 @@ def clone(template: Installation, root: Path, database_url: str | None = None) -
     if template.database_url:
         if not database_url:
             raise HarnessError("a PostgreSQL template needs the URL of the clone's database")
-        Postgres.create(database_url, template=template.database_url)
-    return Installation(root, template.password, template.coordinator, template.enterprise, list(template.experts),
-                        database_url if template.database_url else None)
-
-
-@contextlib.contextmanager
-def connect(inst: Installation):
-    """A connection to the installation's database (SQLAlchemy, either engine)."""
-    engine = sa.create_engine(inst.url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as con:
-            yield con
-    finally:
-        engine.dispose()
-
-
-def _json_list(value) -> list:
-    """A JSON column as read back: a list on PostgreSQL, its text on SQLite."""
-    return value if isinstance(value, list) else json.loads(value or "[]")
-
-
-class Postgres:
-    """Databases of a PostgreSQL run: created from the admin URL, dropped at the end."""
-
-    ADMIN_URL = os.environ.get("MATCHER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-    @classmethod
-    def url(cls, name: str) -> str:
-        return cls.ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    @classmethod
-    def _admin(cls, sql: str) -> None:
-        engine = sa.create_engine(cls.ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        try:
-            with engine.connect() as con:
-                con.exec_driver_sql(sql)
-        finally:
-            engine.dispose()
-
-    @classmethod
-    def check(cls) -> None:
-        try:
-            cls._admin("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - any failure means: not available here
-            raise Unavailable(f"PostgreSQL at {cls.ADMIN_URL} unreachable: {type(exc).__name__}") from None
-
-    @classmethod
-    def create(cls, url: str, template: str | None = None) -> None:
-        name = url.rsplit("/", 1)[1]
-        suffix = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
-        cls._admin(f'CREATE DATABASE "{name}"{suffix}')
-
-    @classmethod
-    def drop(cls, url: str) -> None:
-        cls._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
-# -- processes -----------------------------------------------------------------------------------
-class Process:
-    """A command in its own process group, output appended to a log file."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.command, self.env, self.log = command, env, log
-        self.proc: subprocess.Popen | None = None
-        self.offset = 0
-
-    def start(self) -> None:
-        self.offset = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as handle:
-            self.proc = subprocess.Popen(self.command, cwd=PROJECT_ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def output(self) -> str:
-        """What this run (since the last start) wrote to the log."""
-        try:
-            with open(self.log, "rb") as handle:
-                handle.seek(self.offset)
-                return handle.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.output().splitlines()[-lines:])
-
-    def wait_for_output(self, pattern: str, timeout: float) -> re.Match | None:
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern, re.MULTILINE)
-        while time.monotonic() < deadline:
-            found = regex.search(self.output())
-            if found:
-                return found
-            if not self.running:
-                return None
-            time.sleep(0.05)
-        return None
-
-    def kill9(self) -> None:
-        """SIGKILL to the whole process group (gunicorn master and workers, or the indexer)."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._wait_group_gone()
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-                return
-        self._wait_group_gone()
-
-    def _wait_group_gone(self, timeout: float = 5.0) -> None:
-        # Workers orphaned by the master's death are reaped by init; give them a moment.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self.proc.pid, 0)
-            except (ProcessLookupError, PermissionError):
-                return
-            time.sleep(0.05)
-
-
-class Server(Process):
-    def __init__(self, inst: Installation, port: int, log: Path, *, indexer: str = "thread") -> None:
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"]
-        super().__init__(command, inst.env(port=port, indexer=indexer), log)
-        self.url = f"http://127.0.0.1:{port}"
-
-    def wait_http(self, timeout: float = START_TIMEOUT) -> None:
-        """Until a worker answers a cheap public endpoint (not /healthz: its first call loads the model)."""
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise HarnessError(f"the server exited with {self.proc.returncode} while starting:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/openapi.json", timeout=5) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except (OSError, http.client.HTTPException) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.05)
-        raise HarnessError(f"the server did not answer within {timeout:.0f}s ({last}):\n{self.tail()}")
-
-    def health(self, timeout: float = 60) -> dict:
-        with urllib.request.urlopen(f"{self.url}/healthz", timeout=timeout) as response:  # noqa: S310
-            return json.loads(response.read())
-
-    def wait_index(self, timeout: float = START_TIMEOUT, accept=None) -> dict:
-        """Until /healthz reports a loaded index (and ``accept(report)`` when given)."""
-        deadline = time.monotonic() + timeout
-        report: dict = {}
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise HarnessError(f"the server exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                report = self.health()
-                if report.get("index", {}).get("loaded") and (accept is None or accept(report)):
-                    return report
-            except (OSError, http.client.HTTPException, ValueError):
-                pass
-            time.sleep(0.25)
-        raise HarnessError(f"the index was not loaded within {timeout:.0f}s (last /healthz: {report}):\n{self.tail()}")
-
-
-def indexer_process(inst: Installation, log: Path) -> Process:
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "matcher", "indexer"]
-    return Process(command, inst.env(indexer="process"), log)
-
-
-# -- the writing client --------------------------------------------------------------------------
-class Down(Exception):
-    """No answer (connection refused/reset, timeout): the outcome of the write is unknown."""
-
-
-class Api:
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/") + "/api/v1"
-
-    def call(self, method: str, path: str, token: str | None = None, body: dict | None = None,
-             timeout: float = 60) -> tuple[int, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
-                raw = response.read()
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            try:
-                raw = exc.read()
-            except (OSError, http.client.HTTPException):
-                raw = b""
-            status = exc.code
-        except (OSError, http.client.HTTPException) as exc:  # URLError, resets, timeouts, IncompleteRead
-            raise Down(f"{type(exc).__name__}: {exc}") from None
-        try:
-            return status, (json.loads(raw) if raw else None)
-        except ValueError:
-            return status, raw[:300].decode("utf-8", errors="replace")
-
-
-@dataclass
-class Ledger:
-    """What the client sent and what the server acknowledged."""
-
-    acks: list[dict] = field(default_factory=list)
-    attempts: int = 0
-    unknown: int = 0
-    rejected: list[dict] = field(default_factory=list)
-    attempted_rev: dict[tuple[str, int], int] = field(default_factory=dict)
-    uncertain_deletes: set[int] = field(default_factory=set)
-    gone: set[int] = field(default_factory=set)  # deletes whose outcome was unknown, later seen as 404
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def ack(self, **record) -> None:
-        with self.lock:
-            self.acks.append(record)
-
-    def reject(self, op: str, status: int, body) -> None:
-        with self.lock:
-            self.rejected.append({"op": op, "status": status, "body": str(body)[:300]})
-
-    @property
-    def server_errors(self) -> int:
-        return sum(1 for r in self.rejected if r["status"] >= 500)
-
-
-class WriteLoad:
-    """Threads writing through the API until stopped; the server may die under them at any time."""
-
-    def __init__(self, inst: Installation, url: str, *, pause: float = 0.4, seed: int = 0) -> None:
-        self.inst, self.api, self.pause = inst, Api(url), pause
-        self.ledger = Ledger()
-        self.stop_event = threading.Event()
-        self.threads: list[threading.Thread] = []
-        self.tokens: dict[str, str] = {}
-        self.expert_ids: dict[str, int] = {}
-        self.needs: queue.Queue[int] = queue.Queue()
-        self.rng = random.Random(seed)
-        self.errors: list[str] = []
-
-    # Every call retries while the server is down only where the write is idempotent.
-    def _until_up(self, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, object]:
-        while not self.stop_event.is_set():
-            try:
-                return self.api.call(method, path, token, body)
-            except Down:
-                time.sleep(0.2)
-        raise Down("stopped")
-
-    def login(self) -> None:
-        for email in (self.inst.coordinator, self.inst.enterprise, *self.inst.experts):
-            status, body = self._until_up("POST", "/auth/login", body={"email": email, "password": self.inst.password})
-            if status != 200:
-                raise HarnessError(f"login of {email} failed: {status} {body}")
-            self.tokens[email] = body["token"]
-        for email in self.inst.experts:
-            status, body = self._until_up("GET", "/experts/me", self.tokens[email])
-            if status != 200:
-                raise HarnessError(f"GET /experts/me as {email} failed: {status} {body}")
-            self.expert_ids[email] = body["id"]
-
-    def start(self) -> None:
-        self.login()
-        targets = [("enterprise", self._enterprise)] + [(f"expert-{i}", self._expert_loop(e)) for i, e in enumerate(self.inst.experts)]
-        targets.append(("matchmaker", self._matchmaker))
-        for name, target in targets:
-            thread = threading.Thread(target=self._guard(target), name=f"crash-{name}", daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        for thread in self.threads:
-            thread.join(timeout=90)
-
-    def _guard(self, target):
-        def run() -> None:
-            try:
-                target()
-            except Down:
-                pass
-            except Exception as exc:  # a bug of the harness must not pass silently
-                self.errors.append(f"{threading.current_thread().name}: {type(exc).__name__}: {exc}")
-        return run
-
-    def _write(self, op: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int | None, object]:
-        """One attempt: (status, body), or (None, None) when the outcome is unknown."""
-        with self.ledger.lock:
-            self.ledger.attempts += 1
-        try:
-            status, answer = self.api.call(method, path, token, body)
-        except Down:
-            with self.ledger.lock:
-                self.ledger.unknown += 1
-            time.sleep(0.2)
-            return None, None
-        if not 200 <= status < 300:
-            self.ledger.reject(op, status, answer)
-        return status, answer
-
-    def _sleep(self) -> None:
-        self.stop_event.wait(self.pause * (0.5 + self.rng.random()))
-
-    def _enterprise(self) -> None:
-        token = self.tokens[self.inst.enterprise]
-        latest: int | None = None
-        revs: dict[int, int] = {}
-        n = 0
-        while not self.stop_event.is_set():
-            n += 1
-            if latest is not None and n % 4 != 1:  # mostly edits: a changed need is re-embedded one by one
-                rev = revs[latest] = revs[latest] + 1
-                self._attempted("need", latest, rev)
-                status, body = self._write("update_need", "PATCH", f"/needs/{latest}", token,
-                                           {"description": self._need_text(latest, rev)})
-                if status == 200:
-                    self.ledger.ack(op="update_need", id=latest, rev=rev)
-            else:
-                title = f"Crash test need {n}: weld cracks in trailer brackets"
-                status, body = self._write("create_need", "POST", "/needs", token, {
-                    "title": title, "description": "Fatigue cracks appear at the weld toe after 20,000 km [rev=0]",
-                    "industry_codes": ["36"], "cooperation_modes": ["consulting"]})
-                if status == 201:
-                    latest = body["id"]
-                    revs[latest] = 0
-                    self.ledger.ack(op="create_need", id=latest, title=title)
-                    self.needs.put(latest)
-            self._sleep()
-
-    @staticmethod
-    def _need_text(need_id: int, rev: int) -> str:
-        return f"Fatigue cracks appear at the weld toe of bracket batch {need_id}; shot peening considered [rev={rev}]"
-
-    def _attempted(self, kind: str, ident: int, rev: int) -> None:
-        with self.ledger.lock:
-            key = (kind, ident)
-            self.ledger.attempted_rev[key] = max(rev, self.ledger.attempted_rev.get(key, 0))
-
-    def _expert_loop(self, email: str):
-        def run() -> None:
-            token, expert_id = self.tokens[email], self.expert_ids[email]
-            mine: list[int] = []
-            pending_delete: int | None = None
-            rev = n = 0
-            while not self.stop_event.is_set():
-                n += 1
-                if pending_delete is None and len(mine) > 8:
-                    pending_delete = mine.pop(0)
-                if pending_delete is not None:
-                    status, _ = self._write("delete_achievement", "DELETE", f"/experts/me/achievements/{pending_delete}", token)
-                    if status == 204:
-                        self.ledger.ack(op="delete_achievement", id=pending_delete)
-                        pending_delete = None
-                    elif status == 404 and pending_delete in self.ledger.uncertain_deletes:
-                        self.ledger.gone.add(pending_delete)  # an earlier unanswered attempt did it
-                        pending_delete = None
-                    elif status is None:
-                        self.ledger.uncertain_deletes.add(pending_delete)
-                    else:
-                        pending_delete = None
-                elif n % 3 == 0:
-                    rev += 1
-                    self._attempted("expert", expert_id, rev)
-                    status, _ = self._write("profile", "PATCH", "/experts/me", token, {
-                        "summary": f"Works on fatigue and corrosion of vehicle parts [rev={rev}]",
-                        "research_areas": ["fatigue of welded joints", f"crash rev {rev}"],
-                        "keywords": ["fatigue", "shot peening", f"rev{rev}"]})
-                    if status == 200:
-                        self.ledger.ack(op="profile", id=expert_id, rev=rev)
-                else:
-                    title = (f"Fatigue life of welded steel brackets, series {n}" if n % 2
-                             else f"焊接支架疲劳寿命研究 第{n}辑")
-                    status, body = self._write("add_achievement", "POST", "/experts/me/achievements", token, {
-                        "kind": "paper", "title": title, "abstract": "Crack initiation at the weld toe under variable loads.",
-                        "year": 2024})
-                    if status == 201:
-                        mine.append(body["id"])
-                        self.ledger.ack(op="add_achievement", id=body["id"], expert_id=expert_id, title=title)
-                self._sleep()
-        return run
-
-    def _matchmaker(self) -> None:
-        coordinator, enterprise = self.tokens[self.inst.coordinator], self.tokens[self.inst.enterprise]
-        n = 0
-        while not self.stop_event.is_set():
-            try:
-                need_id = self.needs.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            email = self.inst.experts[n % len(self.inst.experts)]
-            n += 1
-            status, body = self._step("propose", "POST", "/matches", coordinator,
-                                      {"need_id": need_id, "expert_id": self.expert_ids[email]})
-            if body is None:
-                continue
-            match_id = body["id"]
-            steps = [("respond", self.tokens[email], f"/matches/{match_id}/respond", {"accept": True}),
-                     ("respond", enterprise, f"/matches/{match_id}/respond", {"accept": True})]
-            steps += [("outcome", coordinator, f"/matches/{match_id}/outcome", {"status": s, "note": "crash test"})
-                      for s in ("intent", "contract", "completed")]
-            for op, token, path, payload in steps:
-                if self.stop_event.is_set() or self._step(op, "POST", path, token, payload)[1] is None:
-                    break
-
-    def _step(self, op: str, method: str, path: str, token: str, body: dict) -> tuple[int | None, dict | None]:
-        """A match transition, retried until answered (transitions are idempotent)."""
-        while not self.stop_event.is_set():
-            status, answer = self._write(op, method, path, token, body)
-            if status is None:
-                continue
-            if 200 <= status < 300:
-                self.ledger.ack(op="match", id=answer["id"], status=answer["status"])
-                self._sleep()
-                return status, answer
-            return status, None
-        return None, None
-
-
-# -- checks --------------------------------------------------------------------------------------
-def _rev(text: str) -> int:
-    found = re.search(r"\[rev=(\d+)\]", text or "")
-    return int(found.group(1)) if found else -1
-
-
-def check_database(inst: Installation, ledger: Ledger) -> dict:
-    """Every acknowledged write is in the database; the file is intact."""
-    lost: list[dict] = []
-    integrity, foreign = _integrity(inst)
-    with connect(inst) as con:
-        last_rev: dict[tuple[str, int], int] = {}
-        for ack in ledger.acks:
-            op = ack["op"]
-            if op == "create_need":
-                row = con.execute(sa.text("SELECT title FROM needs WHERE id = :id"), {"id": ack["id"]}).fetchone()
-                if row is None or row[0] != ack["title"]:
-                    lost.append({**ack, "found": row})
-            elif op == "add_achievement":
-                if ack["id"] in ledger.uncertain_deletes or ack["id"] in ledger.gone or any(
-                        a["op"] == "delete_achievement" and a["id"] == ack["id"] for a in ledger.acks):
-                    continue
-                row = con.execute(sa.text("SELECT title, expert_id FROM achievements WHERE id = :id"), {"id": ack["id"]}).fetchone()
-                if row is None or tuple(row) != (ack["title"], ack["expert_id"]):
-                    lost.append({**ack, "found": row})
-            elif op == "delete_achievement":
-                if con.execute(sa.text("SELECT 1 FROM achievements WHERE id = :id"), {"id": ack["id"]}).fetchone() is not None:
-                    lost.append({**ack, "found": "still there"})
-            elif op in ("profile", "update_need"):
-                key = ("expert" if op == "profile" else "need", ack["id"])
-                last_rev[key] = max(last_rev.get(key, -1), ack["rev"])
-            elif op == "match":
-                row = con.execute(sa.text("SELECT status FROM matches WHERE id = :id"), {"id": ack["id"]}).fetchone()
-                event = con.execute(sa.text("SELECT 1 FROM match_events WHERE match_id = :id AND to_status = :status"), {"id": ack["id"], "status": ack["status"]}).fetchone()
-                behind = row is None or row[0] not in MATCH_STEPS or MATCH_STEPS.index(row[0]) < MATCH_STEPS.index(ack["status"])
-                if behind or event is None:
-                    lost.append({**ack, "found": row[0] if row else None, "event": event is not None})
-        for (kind, ident), rev in last_rev.items():
-            query = "SELECT summary FROM expert_profiles WHERE id = :id" if kind == "expert" else "SELECT description FROM needs WHERE id = :id"
-            row = con.execute(sa.text(query), {"id": ident}).fetchone()
-            found = _rev(row[0]) if row else None
-            # Later, unanswered edits may have been applied too; never an older one.
-            if found is None or not rev <= found <= ledger.attempted_rev.get((kind, ident), rev):
-                lost.append({"op": "profile" if kind == "expert" else "update_need", "id": ident, "rev": rev, "found": found})
-    return {"integrity": integrity, "integrity_ok": integrity == ["ok"], "foreign_key_violations": foreign,
-            "lost": len(lost), "lost_details": lost[:20]}
-
-
-def _integrity(inst: Installation) -> tuple[list[str], int]:
-    """SQLite: ``PRAGMA integrity_check`` and ``foreign_key_check``. PostgreSQL: amcheck's
-    ``bt_index_check`` on every B-tree index of the schema (the server enforces foreign keys
-    itself, so violations are 0 by construction)."""
-    if not inst.database_url:
-        import sqlite3
-
-        with contextlib.closing(sqlite3.connect(inst.db_path)) as con:
-            return [row[0] for row in con.execute("PRAGMA integrity_check")], len(con.execute("PRAGMA foreign_key_check").fetchall())
-    with connect(inst) as con:
-        con.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS amcheck")
-        indexes = con.execute(sa.text(
-            "SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = c.relam "
-            "WHERE n.nspname = 'public' AND a.amname = 'btree'")).fetchall()
-        problems = []
-        for oid, name in indexes:
-            try:
-                con.execute(sa.text("SELECT bt_index_check(:oid, true)"), {"oid": oid})
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
-                problems.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
-                con.rollback()
-        con.commit()
-    return (problems or ["ok"]), 0
-
-
-def outbox_lag(inst: Installation) -> int:
-    with connect(inst) as con:
-        return con.execute(sa.text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
-
-
-def drain(inst: Installation, workdir: Path, timeout: float = 900) -> tuple[str, list[str]]:
-    """``matcher indexer --once``; when one batch was not enough, the indexer runs until the
-    outbox is empty (each start loads the model, so ``--once`` is not repeated)."""
-    outputs = [inst.flask("matcher", "indexer", "--once").strip()]
-    if outbox_lag(inst) == 0:
-        return "once", outputs
-    indexer = indexer_process(inst, workdir / "final-indexer.log")
-    indexer.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while outbox_lag(inst) and time.monotonic() < deadline:
-            if not indexer.running:
-                raise HarnessError(f"the indexer exited while draining:\n{indexer.tail()}")
-            time.sleep(0.5)
-    finally:
-        indexer.stop()
-        outputs.append(indexer.output().strip()[-2000:])
-    return "once, then the indexer until the outbox was empty", outputs
-
-
-def _profile_title(areas: list[str], keywords: list[str], summary: str) -> str:
-    joined_areas, joined_keywords = " ; ".join(areas), " ; ".join(keywords)
-    return joined_areas or joined_keywords or summary[:60]
-
-
-def check_index(inst: Installation) -> dict:
-    """The live snapshot against the database: item table, counts, vectors, need vectors."""
-    from matcher.store import IndexCorrupt, IndexMissing, IndexStore
-
-    problems: list[str] = []
-    try:
-        snapshot = IndexStore(inst.index_dir).open_current()
-    except (IndexMissing, IndexCorrupt) as exc:
-        return {"index_matches_db": False, "problems": [f"live snapshot unusable: {type(exc).__name__}: {exc}"]}
-    items = json.loads((snapshot.path / "items.json").read_text(encoding="utf-8"))
-    alive = [i for i, ok in enumerate(items["alive"]) if ok]
-    index_profiles = Counter(items["expert"][i] for i in alive if items["kind"][i] == "profile")
-    index_achievements = {(items["expert"][i], str(items["ref"][i])): items["title"][i] for i in alive if items["kind"][i] != "profile"}
-    index_profile_titles = {items["expert"][i]: items["title"][i] for i in alive if items["kind"][i] == "profile"}
-    with connect(inst) as con:
-        db_achievements = {(str(e), str(a)): t for a, e, t in con.execute(sa.text("SELECT id, expert_id, title FROM achievements"))}
-        db_profile_titles = {}
-        for pid, areas, keywords, summary in con.execute(sa.text("SELECT id, research_areas, keywords, summary FROM expert_profiles")):
-            areas, keywords = _json_list(areas), _json_list(keywords)
-            if areas or keywords or summary:
-                db_profile_titles[str(pid)] = _profile_title(areas, keywords, summary or "")
-        processed = con.execute(sa.text("SELECT max(id) FROM index_outbox WHERE processed_at IS NOT NULL")).scalar() or 0
-        lag = con.execute(sa.text("SELECT count(*) FROM index_outbox WHERE processed_at IS NULL")).scalar()
-    if lag:
-        problems.append(f"{lag} outbox rows not applied")
-    if int(snapshot.manifest.get("watermark", 0)) < processed:
-        problems.append(f"watermark {snapshot.manifest.get('watermark')} behind processed outbox row {processed}")
-    duplicated = [e for e, c in index_profiles.items() if c > 1]
-    if duplicated:
-        problems.append(f"experts with several live profile items: {duplicated[:10]}")
-    missing = sorted(set(db_achievements) - set(index_achievements))
-    extra = sorted(set(index_achievements) - set(db_achievements))
-    if missing:
-        problems.append(f"{len(missing)} achievements missing from the index, e.g. {missing[:5]}")
-    if extra:
-        problems.append(f"{len(extra)} achievements in the index but not in the database, e.g. {extra[:5]}")
-    stale = [k for k in set(db_achievements) & set(index_achievements) if db_achievements[k] != index_achievements[k]]
-    if stale:
-        problems.append(f"{len(stale)} achievements with an old title in the index, e.g. {stale[:3]}")
-    if set(db_profile_titles) != set(index_profile_titles):
-        problems.append(f"profile items differ: missing {sorted(set(db_profile_titles) - set(index_profile_titles))[:5]}, "
-                        f"extra {sorted(set(index_profile_titles) - set(db_profile_titles))[:5]}")
-    old_profiles = [e for e in set(db_profile_titles) & set(index_profile_titles) if db_profile_titles[e] != index_profile_titles[e]]
-    if old_profiles:
-        problems.append(f"{len(old_profiles)} profiles indexed with old text, e.g. "
-                        f"{[(e, index_profile_titles[e], db_profile_titles[e]) for e in old_profiles[:2]]}")
-    expected_items, expected_experts = _expected_counts(inst)
-    index_experts = len({items["expert"][i] for i in alive})
-    if (len(alive), index_experts) != (expected_items, expected_experts):
-        problems.append(f"index holds {len(alive)} items of {index_experts} experts, "
-                        f"expected_counts() says {expected_items} items of {expected_experts} experts")
-    if (snapshot.manifest.get("items"), snapshot.manifest.get("experts")) != (len(alive), index_experts):
-        problems.append(f"manifest counts {snapshot.manifest.get('items')}/{snapshot.manifest.get('experts')} "
-                        f"disagree with the item table {len(alive)}/{index_experts}")
-    problems += _check_vectors(snapshot.path, items)
-    problems += _check_need_vectors(inst, snapshot.path)
-    return {"index_matches_db": not problems, "problems": problems, "snapshot": snapshot.name,
-            "items": len(alive), "experts": index_experts, "achievements": len(index_achievements),
-            "watermark": snapshot.manifest.get("watermark"), "built": snapshot.manifest.get("built")}
-
-
-def _check_vectors(path: Path, items: dict) -> list[str]:
-    if not (path / "vectors.npy").exists():
-        return []
-    import faiss
-    import numpy as np
-
-    problems = []
-    vectors, alive = np.load(path / "vectors.npy"), np.load(path / "alive.npy")
-    if len(vectors) != len(items["alive"]) or list(map(bool, alive)) != list(map(bool, items["alive"])):
-        problems.append(f"vector table ({len(vectors)} rows, {int(alive.sum())} alive) disagrees with the item table "
-                        f"({len(items['alive'])} items, {sum(items['alive'])} alive)")
-    ntotal = faiss.read_index(str(path / "faiss.index")).ntotal
-    if ntotal != int(sum(items["alive"])):
-        problems.append(f"FAISS holds {ntotal} vectors for {sum(items['alive'])} live items")
-    return problems
-
-
-def _app_for(inst: Installation):
-    from web import create_app
-    from web.config import TestingConfig
-
-    cfg = TestingConfig()
-    cfg.INSTANCE_DIR = str(inst.root)
-    cfg.SQLALCHEMY_DATABASE_URI = inst.url
-    cfg.INDEX_DIR = str(inst.index_dir)
-    cfg.UPLOAD_DIR = str(inst.root / "uploads")
-    return create_app(cfg)
-
-
-def _expected_counts(inst: Installation) -> tuple[int, int]:
-    app = _app_for(inst)
-    with app.app_context():
-        from models import db
-        from web.matching.indexing import expected_counts
-
-        try:
-            return expected_counts()
-        finally:
-            db.session.remove()
-            db.engine.dispose()
-
-
-def _check_need_vectors(inst: Installation, path: Path) -> list[str]:
-    """Need vectors: only open needs, with the current text; every open need in a language the
-    index embeds at all."""
-    if not (path / "needs.json").exists():
-        return []
-    from matcher import Engine
-    from matcher.text import detect_language
-
-    stored = json.loads((path / "needs.json").read_text(encoding="utf-8"))
-    fingerprints = dict(zip(stored["ids"], stored["fingerprints"], strict=True))
-    app = _app_for(inst)
-    problems = []
-    with app.app_context():
-        from models import Need, NeedStatus, db
-        from web.matching.records import need_record
-
-        try:
-            records = {str(n.id): need_record(n) for n in db.session.scalars(sa.select(Need).where(Need.status != NeedStatus.CLOSED))}
-        finally:
-            db.session.remove()
-            db.engine.dispose()
-    not_open = sorted(set(fingerprints) - set(records))
-    if not_open:
-        problems.append(f"need vectors for needs that are closed or gone: {not_open[:5]}")
-    old = [i for i in set(fingerprints) & set(records) if Engine.need_fingerprint(records[i]) != fingerprints[i]]
-    if old:
-        problems.append(f"{len(old)} need vectors of an old text, e.g. {old[:5]}")
-    languages = {detect_language(records[i].text()) for i in fingerprints if i in records}
-    missing = sorted(i for i, r in records.items() if i not in fingerprints and detect_language(r.text()) in languages)
-    if missing:
-        problems.append(f"{len(missing)} open needs in an embedded language without a vector, e.g. {missing[:5]}")
-    return problems
-
-
-def snapshot_usable(inst: Installation) -> str | None:
-    """None when CURRENT names a complete, verified snapshot (or there is none yet); else why not."""
-    from matcher.store import IndexCorrupt, IndexMissing, IndexStore
-
-    try:
-        IndexStore(inst.index_dir).open_current()
-    except IndexMissing as exc:
-        return f"IndexMissing: {exc}"
-    except IndexCorrupt as exc:
-        return f"IndexCorrupt: {exc}"
-    return None
+        POSTGRES.create(sa.engine.make_url(database_url).database, template=sa.engine.make_url(template.database_url).database)
+    return Installation(root, database_url if template.database_url else None, template.password, template.coordinator,
+                        template.enterprise, list(template.experts))
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -919,18 +202,40 @@ def _current_snapshot(inst: Installation) -> str | None:
     return IndexStore(inst.index_dir).current_name()
 
 
+@dataclass
+class Kills:
+    """What each kill of a loop left behind: the round's figures, the indexer's start messages,
+    and whether CURRENT still named a usable snapshot."""
+
+    inst: Installation
+    details: list[dict] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    unusable: list[str] = field(default_factory=list)
+
+    def record(self, number: int, killed: Process, what: str, **figures) -> None:
+        self.messages += _start_messages(killed.output())
+        problem = snapshot_usable(self.inst)
+        if problem:
+            self.unusable.append(f"round {number}: {problem}")
+        self.details.append({"round": number, "kill": what, **figures})
+
+    def result(self, load: WriteLoad, started: float, log: Path) -> LoopResult:
+        return LoopResult(self.details, load.ledger, load.errors, self.messages, self.unusable,
+                          time.monotonic() - started, log)
+
+
 def server_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Path, window: float = 3.0) -> LoopResult:
     """Serve with the embedded indexer thread; kill -9 the process group ``rounds`` times, in
     turn during start-up, during the indexer thread's first drain and during steady draining."""
     rng = random.Random(seed)
     started = time.monotonic()
-    server = Server(inst, free_port(), workdir / "server.log")
+    server = serve(inst, free_port(), workdir / "server.log")
     load = WriteLoad(inst, server.url, seed=seed)
-    details, messages, unusable = [], [], []
+    kills = Kills(inst)
     try:
         for number in range(1, rounds + 1):
             server.start()
-            server.wait_http()
+            server.wait_http(START_TIMEOUT)
             if number == 1:
                 load.start()
             before = len(load.ledger.acks)
@@ -938,15 +243,11 @@ def server_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pat
             delay, what = _kill_moment(server, inst, phase, rng, window, r"matcher\.indexer indexer: ")
             time.sleep(delay)
             server.kill9()
-            messages += _start_messages(server.output())
-            problem = snapshot_usable(inst)
-            if problem:
-                unusable.append(f"round {number}: {problem}")
-            details.append({"round": number, "kill": what, "acks": len(load.ledger.acks) - before})
+            kills.record(number, server, what, acks=len(load.ledger.acks) - before)
     finally:
         load.stop()
         server.kill9()
-    return LoopResult(details, load.ledger, load.errors, messages, unusable, time.monotonic() - started, server.log)
+    return kills.result(load, started, server.log)
 
 
 def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Path, window: float = 3.0) -> LoopResult:
@@ -954,13 +255,13 @@ def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pa
     standalone ``matcher indexer`` killed with SIGKILL ``rounds`` times while writes go on."""
     rng = random.Random(seed)
     started = time.monotonic()
-    server = Server(inst, free_port(), workdir / "server.log", indexer="process")
-    indexer = indexer_process(inst, workdir / "indexer.log")
+    server = serve(inst, free_port(), workdir / "server.log", indexer="process")
+    indexer = standalone_indexer(inst, workdir / "indexer.log")
     load = WriteLoad(inst, server.url, seed=seed)
-    details, messages, unusable = [], [], []
+    kills = Kills(inst)
     try:
         server.start()
-        server.wait_http()
+        server.wait_http(START_TIMEOUT)
         load.start()
         for number in range(1, rounds + 1):
             before = len(load.ledger.acks)
@@ -972,17 +273,13 @@ def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pa
             if not indexer.running:
                 raise HarnessError(f"the indexer exited by itself:\n{indexer.tail()}")
             indexer.kill9()
-            messages += _start_messages(indexer.output())
-            problem = snapshot_usable(inst)
-            if problem:
-                unusable.append(f"round {number}: {problem}")
-            details.append({"round": number, "kill": what, "acks": len(load.ledger.acks) - before,
-                            "lag_before": lag_before, "lag_after": outbox_lag(inst)})
+            kills.record(number, indexer, what, acks=len(load.ledger.acks) - before, lag_before=lag_before,
+                         lag_after=outbox_lag(inst))
     finally:
         load.stop()
         indexer.kill9()
         server.kill9()
-    return LoopResult(details, load.ledger, load.errors, messages, unusable, time.monotonic() - started, server.log)
+    return kills.result(load, started, server.log)
 
 
 def verify(inst: Installation, result: LoopResult) -> dict:
@@ -1057,17 +354,17 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="matcher-crash-"))
-    databases: list[str] = []
+    databases: list[str] = []  # PostgreSQL: the template's and the instance's
     try:
-        check_available()
+        check_available(postgres=args.db == "postgresql")
         if args.db == "postgresql":
-            Postgres.check()
-            stem = f"matcher_crash_{secrets.token_hex(4)}"
-            databases = [Postgres.url(stem + "_template"), Postgres.url(stem)]
-            Postgres.create(databases[0])
-        template = prepare_template(workdir / "template", databases[0] if databases else None)
+            stem = POSTGRES.fresh_name("matcher_crash")
+            databases = [stem + "_template", stem]
+            POSTGRES.create(databases[0])
+        urls = [POSTGRES.url(name) for name in databases] or [None, None]
+        template = prepare_template(workdir / "template", urls[0])
         prepared = time.monotonic() - started
-        inst = clone(template, workdir / "instance", databases[1] if databases else None)
+        inst = clone(template, workdir / "instance", urls[1])
         loop = server_kill_loop if args.kill == "server" else indexer_kill_loop
         result = loop(inst, args.rounds, seed=seed, workdir=workdir)
         out = {"db": args.db, "kill": args.kill,
@@ -1076,9 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Unavailable, HarnessError) as exc:
         out = {"rounds": args.rounds, "db": args.db, "kill": args.kill, "error": f"{type(exc).__name__}: {exc}", "seed": seed}
     finally:
-        for url in reversed(databases):
+        for name in reversed(databases):
             with contextlib.suppress(Exception):
-                Postgres.drop(url)
+                POSTGRES.drop(name)
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:

@@ -9,21 +9,13 @@ per role, shared by the tests of a module), ``shot`` (screenshots to ``artifacts
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import OFFLINE, HarnessError, Instance, Server, free_port
 from tests.conftest import make_app, unavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +31,6 @@ CHROMIUM_ARGS = [
 ]
 DEMO_PASSWORD = "e2e-Demo-passw0rd-7"
 SERVER_START_TIMEOUT = 120  # seconds; the worker loads the embedding model and the index
-# Variables that would point the server at something other than the fresh instance.
-SCRUBBED_ENV = (
-    "DATABASE_URL", "MATCHER_INDEX_DIR", "MATCHER_INDEXER", "REDIS_URL", "RATELIMIT_STORAGE_URI", "MAIL_SERVER",
-    "PROXY_COUNT", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_CMD_ARGS", "SECRET_KEY",
-)
 
 
 @dataclass(frozen=True)
@@ -71,23 +58,26 @@ class EnterpriseAccount:
 
 @dataclass
 class LiveServer:
-    url: str
+    server: Server
     instance: Path
-    log: Path
     password: str
     coordinator_email: str
     enterprise: EnterpriseAccount
     experts: dict[int, ExpertAccount] = field(default_factory=dict)
 
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def log(self) -> Path:
+        return self.server.log
+
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        return self.server.tail(lines) or "(no server log)"
 
     def health(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:  # noqa: S310 (loopback)
-            return json.loads(response.read())
+        return self.server.health(timeout=5)
 
 
 def ui(msgid: str, locale: str = "zh", **params) -> str:
@@ -98,12 +88,6 @@ def ui(msgid: str, locale: str = "zh", **params) -> str:
     translations = Translations.load(str(PROJECT_ROOT / "web" / "translations"), [locale], domain="messages")
     text = translations.gettext(msgid)
     return text % params if params else text
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -156,70 +140,26 @@ def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int,
     return coordinator, enterprise, experts
 
 
-def _server_env(instance: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-    env.update({
-        "MATCHER_INSTANCE_DIR": str(instance),
-        "PORT": str(port),
-        "MATCHER_ENV": "development",
-        "MATCHER_INDEX_POLL_SECONDS": "0.5",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    })
-    return env
-
-
-def _wait_until_ready(server: LiveServer, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with code {process.returncode} while starting:\n{server.log_tail()}")
-        try:
-            report = server.health()
-            if report.get("database") == "ok" and report.get("index", {}).get("loaded"):
-                return
-            last = json.dumps(report)
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.25)
-    pytest.fail(f"the server was not ready within {SERVER_START_TIMEOUT}s (last: {last}):\n{server.log_tail()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown of the master and its worker
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def live_server(chromium, tmp_path_factory) -> LiveServer:
+    """gunicorn as `make run` starts it (development settings, the indexer thread) on the instance."""
     ARTIFACTS.mkdir(exist_ok=True)
     for old in itertools.chain(ARTIFACTS.glob("*.png"), ARTIFACTS.glob("server.log")):
         old.unlink()
     instance = tmp_path_factory.mktemp("e2e-instance")
     coordinator, enterprise, experts = _prepare_instance(instance)
-    port = _free_port()
-    log_path = ARTIFACTS / "server.log"
-    server = LiveServer(f"http://127.0.0.1:{port}", instance, log_path, DEMO_PASSWORD, coordinator, enterprise, experts)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            # --no-control-socket: do not take over ~/.gunicorn/gunicorn.ctl of a `make run` server.
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "wsgi:app"],
-            cwd=PROJECT_ROOT, env=_server_env(instance, port), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    env = Instance(instance).env(MATCHER_ENV="development", MATCHER_INDEX_POLL_SECONDS="0.5", **OFFLINE)
+    server = Server(env, free_port(), ARTIFACTS / "server.log")
+    live = LiveServer(server, instance, DEMO_PASSWORD, coordinator, enterprise, experts)
+    server.start()
     try:
-        _wait_until_ready(server, process)
-        yield server
+        try:
+            server.wait_index(SERVER_START_TIMEOUT, accept=lambda report: report.get("database") == "ok")
+        except HarnessError as exc:
+            pytest.fail(str(exc))
+        yield live
     finally:
-        _stop(process)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

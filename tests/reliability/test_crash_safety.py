@@ -3,8 +3,8 @@
 The real service (gunicorn with gunicorn.conf.py, SQLite, the demo dataset, the index built by
 ``matcher indexer --once``) on a free loopback port; a client writes through the JSON API while
 the server's process group, or a standalone indexer, is killed with SIGKILL and restarted.
-The harness is :mod:`benchmarks.crash` (``python -m benchmarks.crash`` runs the server loop
-longer). ``MATCHER_CRASH_SEED`` repeats the kill moments of a failed run.
+The scenarios are :mod:`benchmarks.crash` (``python -m benchmarks.crash`` runs the server loop
+longer) on :mod:`benchmarks.harness`. ``MATCHER_CRASH_SEED`` repeats the kill moments of a failed run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import crash
+from benchmarks import crash, harness
+from benchmarks.crash_client import Api
 from tests.conftest import unavailable
 
 pytestmark = pytest.mark.slow
@@ -73,20 +74,17 @@ def test_kill9_of_a_standalone_indexer_keeps_the_index_consistent(template, tmp_
 @pytest.fixture(scope="module")
 def postgres_template(tmp_path_factory):
     """The same template on a fresh PostgreSQL database (dropped with the module)."""
-    import secrets
-
     try:
-        crash.check_available()
-        crash.Postgres.check()
+        crash.check_available(postgres=True)
     except crash.Unavailable as exc:
         unavailable(str(exc))
-    stem = f"matcher_crash_{secrets.token_hex(4)}"
-    url = crash.Postgres.url(stem + "_template")
-    crash.Postgres.create(url)
+    stem = crash.POSTGRES.fresh_name("matcher_crash")
+    crash.POSTGRES.create(stem + "_template")
     try:
-        yield crash.prepare_template(tmp_path_factory.mktemp("crash-pg-template") / "instance", url), stem
+        yield crash.prepare_template(tmp_path_factory.mktemp("crash-pg-template") / "instance",
+                                     crash.POSTGRES.url(stem + "_template")), stem
     finally:
-        crash.Postgres.drop(url)
+        crash.POSTGRES.drop(stem + "_template")
 
 
 @pytest.mark.parametrize("kill", ["server", "indexer"])
@@ -94,8 +92,7 @@ def test_kill9_on_postgresql_loses_no_acknowledged_write(postgres_template, tmp_
     """The production database: the server (indexer thread) or the standalone indexer beside a
     two-worker gunicorn, killed at start-up and during the first drain."""
     template, stem = postgres_template
-    url = crash.Postgres.url(f"{stem}_{kill}")
-    inst = crash.clone(template, tmp_path / "instance", url)
+    inst = crash.clone(template, tmp_path / "instance", crash.POSTGRES.url(f"{stem}_{kill}"))
     try:
         loop = crash.server_kill_loop if kill == "server" else crash.indexer_kill_loop
         result = loop(inst, rounds=2, seed=SEED, workdir=tmp_path)
@@ -103,7 +100,7 @@ def test_kill9_on_postgresql_loses_no_acknowledged_write(postgres_template, tmp_
         assert report["database"]["integrity"] == ["ok"], report["database"]["integrity"]  # amcheck on every B-tree index
         assert_consistent(result, report)
     finally:
-        crash.Postgres.drop(url)
+        crash.POSTGRES.drop(f"{stem}_{kill}")
 
 
 def damage(index_dir: Path, how: str) -> str:
@@ -130,11 +127,11 @@ def damage(index_dir: Path, how: str) -> str:
 
 def test_a_damaged_index_is_rebuilt_on_restart_to_the_same_suggestions(template, tmp_path):
     inst = crash.clone(template, tmp_path / "instance")
-    server = crash.Server(inst, crash.free_port(), tmp_path / "server.log")
-    api = crash.Api(server.url)
+    server = crash.serve(inst, harness.free_port(), tmp_path / "server.log")
+    api = Api(server.url)
     try:
         server.start()
-        server.wait_index()
+        server.wait_index(crash.START_TIMEOUT)
         status, body = api.call("POST", "/auth/login", body={"email": inst.coordinator, "password": inst.password})
         assert status == 200, body
         token = body["token"]
@@ -158,7 +155,7 @@ def test_a_damaged_index_is_rebuilt_on_restart_to_the_same_suggestions(template,
             assert suggestions() == clean, f"the running server stopped answering from memory after {how}"
             server.stop()
             server.start()
-            report = server.wait_index(accept=lambda r: r["index"]["built"] == "full" and "indexer: rebuilt" in server.output())
+            report = server.wait_index(crash.START_TIMEOUT, accept=lambda r: r["index"]["built"] == "full" and "indexer: rebuilt" in server.output())
             index = report["index"]
             assert index["rebuild_reason"] and index["rebuild_reason"].startswith(reason), (how, index, server.tail())
             assert report["status"] == "ok" and report["index_lag"] == 0, report
@@ -169,7 +166,7 @@ def test_a_damaged_index_is_rebuilt_on_restart_to_the_same_suggestions(template,
             assert after == clean, f"suggestions after the rebuild ({how}) differ from a clean rebuild:\n" + "\n".join(
                 f"need {n}: {json.dumps([i['expert_id'] for i in clean[n]])} -> {json.dumps([i['expert_id'] for i in after[n]])}"
                 for n in need_ids if after[n] != clean[n])
-    except crash.HarnessError as exc:
+    except harness.HarnessError as exc:
         pytest.fail(str(exc))
     finally:
         server.stop()
@@ -179,7 +176,7 @@ def _sample_needs(inst: crash.Installation) -> list[int]:
     """Open demo needs: two English, two Chinese (the dense channel reads only English here)."""
     import sqlalchemy as sa
 
-    with crash.connect(inst) as con:
+    with harness.connect(inst.url) as con:
         rows = con.execute(sa.text("SELECT id, title FROM needs WHERE status = 'open' ORDER BY id")).fetchall()
     english = [i for i, t in rows if t.isascii()][:2]
     chinese = [i for i, t in rows if not t.isascii()][:2]
