@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from matcher import NeedRecord
 from matcher.assignment import AssignmentProblem, solve
 from models import (
-    ENGAGED_STATUSES,
     AccountStatus,
     EventExpert,
     EventNeed,
@@ -35,6 +34,7 @@ from ..matching.records import attributes_for, need_record
 from . import matches as match_service
 from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .fields import EVENT
+from .lifecycle import ENGAGED
 from .validation import clean_fields
 
 MEETING_MINUTES = 30
@@ -227,7 +227,7 @@ def _plan(event: MatchmakingEvent, candidates_per_need: int) -> dict:
     pins = frozenset((str(s.need_id), str(s.expert_id)) for s in kept)
     capacity = {e: (a.remaining_capacity if a.remaining_capacity is not None else 0) for e, a in attrs.items()}
     for slot in kept:  # an engaged match already holds its place in the expert's remaining capacity
-        if states.get(slot.id) in ENGAGED_STATUSES and str(slot.expert_id) in capacity:
+        if states.get(slot.id) in ENGAGED and str(slot.expert_id) in capacity:
             capacity[str(slot.expert_id)] += 1
     problem = AssignmentProblem(
         demand={str(n.need_id): n.demand for n in event.needs},
