@@ -148,7 +148,6 @@ class ProductionConfig(Config):
         self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "process")
 
     def validate(self) -> None:
-        super().validate()
         if not self.SECRET_KEY or len(self.SECRET_KEY) < 16:
             raise RuntimeError(
                 "SECRET_KEY must be set (at least 16 characters) in production; refusing to start"

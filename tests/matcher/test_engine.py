@@ -112,7 +112,10 @@ def test_incremental_update_ranks_like_a_rebuild(embedder):
         need = NeedRecord(id="q", title=title)
         a, b = incremental.rank(need, limit=4), rebuilt.rank(need, limit=4)
         assert ids(a) == ids(b), title
-        assert [s.score for s in a] == pytest.approx([s.score for s in b], abs=1e-4)
+        # Items added since the last full build are scored with the main segment's BM25
+        # statistics (documented in matcher.lexical) until the next compaction, and scores are
+        # absolute now (no division by the list's best), so they agree closely, not exactly.
+        assert [s.score for s in a] == pytest.approx([s.score for s in b], rel=0.02, abs=1e-3)
     assert "tilapia" not in incremental.expert_items
 
 
@@ -164,7 +167,7 @@ def test_need_vectors_are_cached_by_text(engine):
         fingerprint, vector = channel.need_vectors["cached"]
         assert np.allclose(engine.prepare_query(need).vectors["st"], vector)
         assert counting.queries == 0  # the cached vector was used, nothing encoded
-        changed = dataclasses.replace(need, title="Tilapia vaccine")
+        changed = dataclasses.replace(need, title="Lychee flowering after a warm winter in Maoming orchards")
         assert not np.allclose(engine.prepare_query(changed).vectors["st"], vector)
         assert counting.queries == 1
     finally:

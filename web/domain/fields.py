@@ -154,7 +154,7 @@ SIGN_UP = Spec(
 EVENT = Spec(
     "event",
     Field("name", TEXT, N_("Event name"), required=True, max_len=200, columns=("matchmaking_events.name",)),
-    Field("starts_at", DATETIME, N_("Date and time"), required=True, prompt=N_("Date and time (China time)")),
+    Field("starts_at", DATETIME, N_("Date and time"), required=True, prompt=N_("Date and time (platform time zone)")),
     Field("place", TEXT, N_("Place"), max_len=200, columns=("matchmaking_events.place",)),
     Field("online", BOOLEAN, N_("Online")),
     Field("industry_codes", CODES, N_("Industry"), max_items=10, taxonomy="industry", prompt=N_("Industry focus")),

@@ -159,8 +159,8 @@ def rank_with_live_facts(engine: Engine, need: NeedRecord, *, limit: int | None 
 
 
 def pair_scores(need_id: int, expert_ids: list[int]) -> dict[int, float]:
-    """The engine's score of each (need, expert) pair, the number the suggestion list shows
-    (an expert's score does not depend on the other candidates): a proposed match stores this,
+    """The engine's calibrated relevance of each (need, expert) pair, the chance the suggestion
+    list shows (it does not depend on the other candidates): a proposed match stores this,
     never a number sent by the browser. Experts the engine does not hold (index not built yet,
     expert not indexed) are left out."""
     need = db.session.get(Need, need_id)
@@ -180,7 +180,7 @@ def pair_scores(need_id: int, expert_ids: list[int]) -> dict[int, float]:
         return {}
     ranked = engine.rank(need_record(need), attributes_for(candidates), limit=None, include_excluded=True,
                          explain=False, candidates=candidates)
-    return {int(s.expert_id): float(s.score) for s in ranked if math.isfinite(s.score)}
+    return {int(s.expert_id): float(s.relevance) for s in ranked if math.isfinite(s.relevance)}
 
 
 def warm_up(app) -> None:
