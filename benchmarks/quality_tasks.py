@@ -39,6 +39,9 @@ class Task:
     relevant: dict[str, set[str]] = field(default_factory=dict)  # need -> relevant experts
     gains: dict[str, dict[str, int]] = field(default_factory=dict)  # need -> expert -> grade (demo)
     attributes: dict[str, ExpertAttributes] | None = None
+    # Known-item tasks (metrics on the top 10 only): score just the engine's own candidates,
+    # this many items from each channel (>= 10 keeps every channel's top 10 exact).
+    candidate_items: int | None = None
 
 
 @dataclass
@@ -131,12 +134,17 @@ def score_systems(engine: Engine, task: Task, configs: dict[str, MatcherConfig],
     clones = {name: engine.with_config(config) for name, config in configs.items()}
     out: dict[str, Rankings] = {name: {} for name in ([BASELINE] if baseline else []) + list(clones)}
     bm25 = plain_bm25(task.experts) if baseline else None
+    shortlist = None
+    if task.candidate_items:
+        shortlist = engine.with_config(dataclasses.replace(engine.config, score_all_below_experts=0,
+                                                           candidate_items=task.candidate_items))
     for need in task.needs:
         query = engine.prepare_query(need)
+        candidates = shortlist.candidates(query) if shortlist is not None else None
         if bm25 is not None:
             out[BASELINE][need.id] = _ranking(bm25(need))
         for name, clone in clones.items():
-            suggestions = clone.rank(need, task.attributes, limit=None, explain=False, query=query)
+            suggestions = clone.rank(need, task.attributes, limit=None, explain=False, query=query, candidates=candidates)
             out[name][need.id] = Ranking([s.expert_id for s in suggestions], {s.expert_id: s.score for s in suggestions},
                                          {s.expert_id: s.relevance for s in suggestions},
                                          {s.expert_id: s.band for s in suggestions})
