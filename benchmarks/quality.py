@@ -18,8 +18,8 @@ Sets:
   calibration is fitted on them, so this is in-sample) and on every pair of the routing tasks.
 
 Rows: ``bm25_plain`` (external baseline), ``lexical``, ``st`` and ``e5`` (each channel alone:
-the engine with that channel's weight 1, the others 0, features off; a channel that reads none
-of a set's needs has no row there), ``engine_text`` (the fusion without structured features)
+the engine with that channel's weight 1, the others 0, features off; a channel that reads fewer
+than half of a set's needs has no row there), ``engine_text`` (the fusion without structured features)
 and ``engine`` (the full engine). Scores are ``Suggestion.score``, which is comparable across
 needs. On the title -> abstract sets (metrics on the top 10 only) each need scores the engine's
 own candidates (``KNOWN_ITEM_CANDIDATES`` items from every channel, the path it takes above
@@ -43,10 +43,11 @@ from pathlib import Path
 
 from matcher import EmbeddingStore, MatcherConfig
 from matcher.embedding import load_channels
+from matcher.embstore import shipped_seeds
 from matcher.fusion import load_calibration
 from matcher.text import detect_language
 
-from .datasets import REPO, csl_routing, csl_title_to_abstract, load_csl, load_demo
+from .datasets import csl_routing, csl_title_to_abstract, load_csl, load_demo
 from .metrics import bootstrap
 from .quality_tasks import (
     BASELINE,
@@ -177,7 +178,7 @@ def demo_sets(report: dict, encoders, store, aggregations: bool) -> None:
 
 
 def run(*, quick: bool, aggregations: bool, english_experts: int, store_path: Path) -> dict:
-    store = EmbeddingStore(store_path, seeds=sorted((REPO / "data" / "embeddings").glob("*.npz")))
+    store = EmbeddingStore(store_path, seeds=shipped_seeds())
     encoders, errors = load_channels(None)
     calibration = load_calibration()
     report: dict = {

@@ -121,11 +121,12 @@ def build_engine(task: Task, encoders, store) -> Engine:
 
 
 def channels_reading(engine: Engine, needs: list[NeedRecord]) -> list[str]:
-    """Dense channels that read at least one of the needs (a channel blind to all is no row)."""
+    """Dense channels that read at least half of the needs: alone, a channel scores 0 on a need
+    it cannot read, so on a set mostly in another language its row would measure nothing."""
     from matcher.text import detect_language
 
-    langs = {detect_language(n.text()) for n in needs}
-    return [name for name, channel in engine.dense.items() if any(channel.reads(lang) for lang in langs)]
+    langs = [detect_language(n.text()) for n in needs]
+    return [name for name, channel in engine.dense.items() if 2 * sum(channel.reads(lang) for lang in langs) >= len(langs)]
 
 
 def score_systems(engine: Engine, task: Task, configs: dict[str, MatcherConfig], *,
