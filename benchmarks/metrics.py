@@ -39,3 +39,45 @@ def bootstrap(values: list[float], rounds: int = 1000, seed: int = 7) -> tuple[f
 def paired_bootstrap_delta(a: list[float], b: list[float], rounds: int = 1000, seed: int = 11) -> tuple[float, float, float]:
     """Mean of a - b with a 95% interval, resampling the same queries for both systems."""
     return bootstrap([x - y for x, y in zip(a, b, strict=True)], rounds, seed)
+
+
+def first_relevant_rank(ranked: list[str], relevant: set[str] | frozenset[str]) -> int | None:
+    """1-based position of the best-ranked relevant item, None if none is ranked."""
+    for position, item in enumerate(ranked, start=1):
+        if item in relevant:
+            return position
+    return None
+
+
+def reciprocal_rank_any(ranked: list[str], relevant: set[str] | frozenset[str], cutoff: int | None = None) -> float:
+    """Reciprocal rank of the best-ranked of several relevant items (0 beyond ``cutoff``)."""
+    position = first_relevant_rank(ranked, relevant)
+    if position is None or (cutoff and position > cutoff):
+        return 0.0
+    return 1.0 / position
+
+
+def roc_auc(positives: list[float], negatives: list[float]) -> float:
+    """Probability that a positive outscores a negative (ties count 1/2); nan if a side is empty."""
+    if not positives or not negatives:
+        return float("nan")
+    neg = np.sort(np.asarray(negatives, dtype=float))
+    pos = np.asarray(positives, dtype=float)
+    below = np.searchsorted(neg, pos, side="left")
+    ties = np.searchsorted(neg, pos, side="right") - below
+    return float((below + 0.5 * ties).sum() / (len(pos) * len(neg)))
+
+
+def expected_calibration_error(probabilities: list[float], outcomes: list[bool], bins: int = 10) -> float:
+    """Sum over equal-width probability bins of (share of pairs) x |mean probability - share relevant|."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(outcomes, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            error += mask.mean() * abs(p[mask].mean() - y[mask].mean())
+    return float(error)
