@@ -29,7 +29,9 @@ import numpy as np
 from .paths import DATA_DIR
 
 CALIBRATION_FILE = DATA_DIR / "calibration" / "relevance.json"
-BANDS = (("strong", 0.6), ("medium", 0.3), ("weak", 0.0))
+# Strong: where the demo judgements hold 99 % relevant pairs (108 suggestions on 94 of 137 needs,
+# none judged unrelated); 0.6 let a spring-fatigue expert be "strong" for a spring-inspection need.
+BANDS = (("strong", 0.85), ("medium", 0.3), ("weak", 0.0))
 
 
 def pair_key(need_lang: str, expert_lang: str) -> str:

@@ -134,7 +134,9 @@ class LexicalIndex:
         return int(self.doc_freq[tid]) if tid is not None and tid < len(self.doc_freq) else 0
 
     def idf(self, token: str) -> float:
-        return self.idf_of_frequency(self.doc_frequency(token))
+        """A token only the delta segment holds is in at least one document: scoring it as in
+        none would inflate new items' scores until the next compaction."""
+        return self.idf_of_frequency(max(1, self.doc_frequency(token)))
 
     def idf_of_frequency(self, df: int) -> float:
         n = max(self.n_docs, 1)

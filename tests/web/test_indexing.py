@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token
+from tests.factories import Factory
 from web.matching.indexing import Indexer, IndexerBusy
 from web.matching.search import IndexReader
 
@@ -125,3 +126,24 @@ def test_healthz_reports_index_and_lag(app, client, factory):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["index"]["loaded"] is True and body["index_lag"] == 0
     assert body["index"]["built"] == "full" and body["index"]["rebuild_reason"] == "index missing"
+
+
+def test_a_need_nobody_in_the_pool_works_on_says_so_on_the_page_and_in_the_api(app, client, auth, factory):
+    """The cathode need of issue 10 against a spring and a fish expert: suggestions are shown,
+    but the page and the API say that none is a strong match, and offer next steps."""
+    owner, _, _, spring_need = seed(factory)
+    cathode = factory.need(owner, title="高镍三元正极材料循环衰减快，需改善包覆与掺杂工艺",
+                           description="NCM811正极在45℃循环300周后容量保持率低于88%，希望改善表面包覆与体相掺杂。")
+    with app.app_context():
+        make_indexer(app).start()
+    coordinator = auth.login_as("coordinator")
+    page = client.get(f"/coordinator/needs/{cathode.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="no-strong-match"' in html and "suggestion-" in html
+    token = app.test_client().post("/api/v1/auth/login", json={"email": coordinator.email, "password": Factory.PASSWORD}).json["token"]
+    api = app.test_client().get(f"/api/v1/needs/{cathode.id}/suggestions", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200 and api.json["strong_match"] is False and api.json["items"]
+    # The spring need has its expert in the pool: no such notice there.
+    spring_page = client.get(f"/coordinator/needs/{spring_need.id}").get_data(as_text=True)
+    assert 'id="no-strong-match"' not in spring_page
