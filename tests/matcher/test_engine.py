@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from matcher import AchievementRecord, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, ModelMismatch, NeedRecord
+from matcher import AchievementRecord, EmbeddingStore, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, ModelMismatch, NeedRecord
 from matcher.store import IndexStore
 
 pytestmark = pytest.mark.slow
@@ -155,11 +155,15 @@ class CountingEncoder:
 
 
 def test_need_vectors_are_cached_by_text(engine):
+    """The channel's need-vector cache is read: with an empty embedding store behind the
+    channel (so the store cannot answer instead of the cache), an unchanged need encodes
+    nothing and a changed text is encoded once, whatever earlier tests embedded."""
     need = NeedRecord(id="cached", title="Lychee flowering")
     engine.upsert_need(need)
     channel = engine.dense["st"]
     counting = CountingEncoder(channel.encoder)
-    channel.encoder = counting
+    channel.encoder, shared_store = counting, channel.store
+    channel.store = EmbeddingStore(None, seeds=())
     try:
         fingerprint, vector = channel.need_vectors["cached"]
         assert np.allclose(engine.prepare_query(need).vectors["st"], vector)
@@ -168,4 +172,4 @@ def test_need_vectors_are_cached_by_text(engine):
         assert not np.allclose(engine.prepare_query(changed).vectors["st"], vector)
         assert counting.queries == 1
     finally:
-        channel.encoder = counting.inner
+        channel.encoder, channel.store = counting.inner, shared_store
