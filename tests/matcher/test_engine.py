@@ -153,6 +153,19 @@ def test_the_configured_aggregation_decides_the_lexical_channel():
     assert lexical(aggregation="max") > lexical(aggregation="topk", top_k=2) > lexical(aggregation="mean")
 
 
+def test_the_configured_aggregation_decides_the_dense_channel(minilm):
+    small = Engine(MatcherConfig(), minilm)
+    small.build([expert("mixed", "Flower induction of lychee trees", "Tilapia streptococcosis vaccine",
+                        "Forging of titanium alloys")])
+    need = NeedRecord(id="n12", title="Lychee trees flower poorly")
+
+    def dense(**changes):
+        configured = small.with_config(dataclasses.replace(small.config, **changes))
+        return configured.rank(need, limit=1)[0].channels["st"]
+
+    assert dense(aggregation="max") > dense(aggregation="topk", top_k=2) > dense(aggregation="mean")
+
+
 def test_incremental_update_ranks_like_a_rebuild(embedder):
     incremental = Engine(MatcherConfig(), embedder)
     incremental.build(EXPERTS[:3])
