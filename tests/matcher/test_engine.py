@@ -7,7 +7,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from matcher import AchievementRecord, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, ModelMismatch, NeedRecord
+from matcher import (
+    AchievementRecord,
+    EmbeddingStore,
+    Engine,
+    ExpertAttributes,
+    ExpertRecord,
+    MatcherConfig,
+    ModelMismatch,
+    NeedRecord,
+)
 from matcher.store import IndexStore
 
 pytestmark = pytest.mark.slow
@@ -98,6 +107,65 @@ def test_recency_rewards_recent_work(engine):
     assert ranked[0].score > ranked[1].score
 
 
+def rank_twins(need, attrs_a, attrs_b):
+    """Two experts with the same work, differing only in their live facts (lexical channel only)."""
+    small = Engine(MatcherConfig(), None)
+    small.build([expert("a", "钛合金锻造工艺"), expert("b", "钛合金锻造工艺")])
+    ranked = small.rank(need, {"a": attrs_a, "b": attrs_b}, limit=2)
+    values = {s.expert_id: {r["code"]: r["value"] for r in s.reasons} for s in ranked}
+    return ranked, values
+
+
+def test_region_rewards_an_expert_near_the_need():
+    need = NeedRecord(id="n8", title="钛合金锻造", region="广东省茂名市")
+    ranked, values = rank_twins(need, ExpertAttributes(region="广东省茂名市"), ExpertAttributes(region="陕西省宝鸡市"))
+    assert values["a"]["region"] == 1.0 and values["b"]["region"] == 0.0
+    assert ids(ranked) == ["a", "b"] and ranked[0].score > ranked[1].score
+
+
+def test_cooperation_mode_rewards_an_expert_who_accepts_every_mode_asked():
+    need = NeedRecord(id="n9", title="钛合金锻造", cooperation_modes=("consulting", "development"))
+    ranked, values = rank_twins(need, ExpertAttributes(cooperation_modes=("consulting", "development")),
+                                ExpertAttributes(cooperation_modes=("development",)))
+    assert values["a"]["cooperation_mode"] == 1.0 and values["b"]["cooperation_mode"] == 0.5
+    assert ids(ranked) == ["a", "b"] and ranked[0].score > ranked[1].score
+    assert ranked[1].excluded == []  # a partial overlap lowers the score; only no overlap excludes
+
+
+def test_capacity_rewards_an_expert_with_room_and_flags_a_full_one():
+    need = NeedRecord(id="n10", title="钛合金锻造")
+    ranked, values = rank_twins(need, ExpertAttributes(capacity=3, engaged=1), ExpertAttributes(capacity=2, engaged=2))
+    assert values["a"]["capacity"] == 1.0 and values["b"]["capacity"] == 0.0
+    assert ids(ranked) == ["a", "b"] and ranked[0].score > ranked[1].score
+    assert ranked[0].flags == [] and ranked[1].flags == ["full_capacity"]
+
+
+def test_the_configured_aggregation_decides_the_lexical_channel():
+    """One matching item among three: max > mean of the best 2 > mean of all, on the engine's own channel score."""
+    small = Engine(MatcherConfig(), None)
+    small.build([expert("mixed", "钛合金锻造工艺", "罗非鱼疫苗研制", "荔枝成花调控")])
+    need = NeedRecord(id="n11", title="钛合金锻造")
+
+    def lexical(**changes):
+        configured = small.with_config(dataclasses.replace(small.config, **changes))
+        return configured.rank(need, limit=1)[0].channels["lexical"]
+
+    assert lexical(aggregation="max") > lexical(aggregation="topk", top_k=2) > lexical(aggregation="mean")
+
+
+def test_the_configured_aggregation_decides_the_dense_channel(minilm):
+    small = Engine(MatcherConfig(), minilm)
+    small.build([expert("mixed", "Flower induction of lychee trees", "Tilapia streptococcosis vaccine",
+                        "Forging of titanium alloys")])
+    need = NeedRecord(id="n12", title="Lychee trees flower poorly")
+
+    def dense(**changes):
+        configured = small.with_config(dataclasses.replace(small.config, **changes))
+        return configured.rank(need, limit=1)[0].channels["st"]
+
+    assert dense(aggregation="max") > dense(aggregation="topk", top_k=2) > dense(aggregation="mean")
+
+
 def test_incremental_update_ranks_like_a_rebuild(embedder):
     incremental = Engine(MatcherConfig(), embedder)
     incremental.build(EXPERTS[:3])
@@ -160,11 +228,15 @@ class CountingEncoder:
 
 
 def test_need_vectors_are_cached_by_text(engine):
+    """The channel's need-vector cache is read: with an empty embedding store behind the
+    channel (so the store cannot answer instead of the cache), an unchanged need encodes
+    nothing and a changed text is encoded once, whatever earlier tests embedded."""
     need = NeedRecord(id="cached", title="Lychee flowering")
     engine.upsert_need(need)
     channel = engine.dense["st"]
     counting = CountingEncoder(channel.encoder)
-    channel.encoder = counting
+    channel.encoder, shared_store = counting, channel.store
+    channel.store = EmbeddingStore(None, seeds=())
     try:
         fingerprint, vector = channel.need_vectors["cached"]
         assert np.allclose(engine.prepare_query(need).vectors["st"], vector)
@@ -173,4 +245,4 @@ def test_need_vectors_are_cached_by_text(engine):
         assert not np.allclose(engine.prepare_query(changed).vectors["st"], vector)
         assert counting.queries == 1
     finally:
-        channel.encoder = counting.inner
+        channel.encoder, channel.store = counting.inner, shared_store
