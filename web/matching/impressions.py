@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+import sqlalchemy as sa
 from flask import current_app, has_request_context
 
 from matcher.config import RANKER_FEATURES
@@ -18,8 +19,12 @@ from models import SuggestionImpression, write_transaction
 
 log = logging.getLogger("matcher.impressions")
 
-_pending: list[dict] = []
-_lock = threading.Lock()
+
+
+def _queue() -> tuple[list[dict], threading.Lock]:
+    """This app's queue (never shared between apps, e.g. the tests' many apps in one process)."""
+    state = current_app.extensions.setdefault("matcher_impressions", {"rows": [], "lock": threading.Lock()})
+    return state["rows"], state["lock"]
 
 
 def record_impression(need_id: int, viewer_id: int | None, version: str, suggestions) -> None:
@@ -31,8 +36,9 @@ def record_impression(need_id: int, viewer_id: int | None, version: str, suggest
                       "relevance": float(suggestion.relevance), "features": features, "excluded": bool(suggestion.excluded)})
     if not items:
         return
-    with _lock:
-        _pending.append({"need_id": need_id, "viewer_id": viewer_id, "ranker_version": version, "items": items})
+    pending, lock = _queue()
+    with lock:
+        pending.append({"need_id": need_id, "viewer_id": viewer_id, "ranker_version": version, "items": items})
     if has_request_context():
         app = current_app._get_current_object()
         from flask import after_this_request
@@ -48,18 +54,30 @@ def record_impression(need_id: int, viewer_id: int | None, version: str, suggest
 
 
 def flush_impressions() -> int:
-    """Write every queued impression; returns how many."""
-    with _lock:
-        batch = list(_pending)
-        _pending.clear()
+    """Write every queued impression of this app; returns how many were written."""
+    pending, lock = _queue()
+    with lock:
+        batch = list(pending)
+        pending.clear()
     if not batch:
         return 0
     try:
         with write_transaction() as session:
             session.add_all(SuggestionImpression(**row) for row in batch)
-    except Exception:  # never lose the page over a log row; the next flush retries
+        return len(batch)
+    except sa.exc.IntegrityError:
+        pass  # one row's need was deleted meanwhile: write the others one by one
+    except sa.exc.SQLAlchemyError:  # the database is away: keep them for the next flush
         log.exception("impressions not written; kept for the next flush")
-        with _lock:
-            _pending[:0] = batch
+        with lock:
+            pending[:0] = batch
         return 0
-    return len(batch)
+    written = 0
+    for row in batch:
+        try:
+            with write_transaction() as session:
+                session.add(SuggestionImpression(**row))
+            written += 1
+        except sa.exc.IntegrityError:
+            log.warning("impression of need %s dropped: the need no longer exists", row["need_id"])
+    return written
