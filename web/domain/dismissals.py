@@ -46,11 +46,13 @@ def dismiss(actor: User, need_id: int, expert_id: int, reason: str, note: str = 
             raise Conflict(N_("expert %(expert)s is already proposed for need %(need)s", expert=expert_id, need=need_id))
         row = session.scalar(sa.select(SuggestionDismissal).where(SuggestionDismissal.need_id == need_id,
                                                                   SuggestionDismissal.expert_id == expert_id))
+        fields = {"reason_code": reason, "note": note, "dismissed_by_id": actor.id, "dismissed_at": utcnow(), "restored_at": None}
         if row is None:
-            row = SuggestionDismissal(need_id=need_id, expert_id=expert_id)
+            row = SuggestionDismissal(need_id=need_id, expert_id=expert_id, **fields)
             session.add(row)
-        row.reason_code, row.note, row.dismissed_by_id = reason, note, actor.id
-        row.dismissed_at, row.restored_at = utcnow(), None
+        else:
+            for key, value in fields.items():
+                setattr(row, key, value)
     return row
 
 
