@@ -181,13 +181,13 @@ def test_the_queue_counts_and_pages_in_sql_whatever_the_number_of_needs(app, cli
             assert client.get("/coordinator/queue?sort=fewest_proposals").status_code == 200
         finally:
             sa.event.remove(engine, "before_cursor_execute", listener)
-        return len([s for s in seen if "needs" in s])
+        return len(seen)
 
     for i in range(3):
         propose_raw(app, factory.need(owner, title=f"少{i}").id, expert.expert_id)
     few = statements()
-    for i in range(40):
-        factory.need(owner, title=f"多{i}")
+    for i in range(40):  # from many organisations: nothing may be loaded per row either
+        factory.need(factory.user(role="enterprise") if i % 2 else owner, title=f"多{i}")
     assert statements() == few
 
 

@@ -33,7 +33,7 @@
     select.classList.add("picker-source");
     select.setAttribute("tabindex", "-1");
     var field = select.closest(".field");
-    var hint = field && field.querySelector(".hint");
+    var hint = field && field.querySelector("p.hint:not(.picker-full)");
     if (hint && select.getAttribute("data-picker-hint")) { hint.textContent = select.getAttribute("data-picker-hint"); }
 
     var boxes = [];
