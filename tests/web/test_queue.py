@@ -211,3 +211,14 @@ def test_the_coordinator_reads_an_experts_profile_with_matches(app, client, auth
     assert f'href="/coordinator/needs/{need.id}"' in text and "已推荐" in text
     assert expert.contacts["phone"] in text  # a coordinator sees the contacts
     assert client.get("/coordinator/experts/999999").status_code == 404
+
+
+def test_control_characters_in_the_parameters_never_reach_the_database(client, auth, factory):
+    """NUL is refused by PostgreSQL text: it is dropped before the query (run with --db postgresql)."""
+    owner = factory.user(role="enterprise")
+    need = factory.need(owner, title="弹簧断裂")
+    auth.login_as("coordinator")
+    response = client.get("/coordinator/queue?q=%E5%BC%B9%00%E7%B0%A7&region=%00&industry=36%00")
+    assert response.status_code == 200 and shown(response) == []  # 36 is a valid code; the need has none
+    assert shown(client.get("/coordinator/queue?q=%E5%BC%B9%00%E7%B0%A7")) == [need.id]
+    assert client.get(f"/coordinator/needs/{need.id}?find=%00%E5%BC%B9").status_code == 200

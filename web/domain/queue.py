@@ -19,6 +19,7 @@ from models import Match, Need, NeedStatus, Organization, User, db, utcnow
 
 from ..access import is_staff
 from .errors import N_, PermissionDenied, Problem, ValidationError
+from .validation import normalise_text
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -96,7 +97,7 @@ class QueuePage:
 
 
 def _text(raw: str | None, name: str, errors: dict[str, Problem]) -> str:
-    value = " ".join(str(raw or "").split())
+    value = " ".join(normalise_text(str(raw or "")).split())  # no NUL or other control characters reach SQL
     if len(value) > MAX_TEXT:
         errors[name] = N_("must be at most %(max)s characters", max=MAX_TEXT)
     return value[:MAX_TEXT]
