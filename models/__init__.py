@@ -27,6 +27,7 @@ from .base import (
     Role,
     utcnow,
 )
+from .coordination import DigestMark, SuggestionDismissal
 from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
 from .matches import Match, MatchEvent
@@ -106,6 +107,8 @@ __all__ = [
     "EventSlot",
     "SuggestionImpression",
     "RankerModel",
+    "SuggestionDismissal",
+    "DigestMark",
     "EmailMessage",
     "Role",
     "AccountStatus",

@@ -106,7 +106,7 @@ def indexer_command(once: bool) -> None:
 
 
 @matcher_cli.command("train-ranker")
-@click.option("--min-decisions", default=20, show_default=True, help="proposals needed before training")
+@click.option("--min-decisions", default=20, show_default=True, help="decisions (proposals and dismissals) needed before training")
 def train_ranker_command(min_decisions: int) -> None:
     """Learn ranking weights from coordinator decisions; activate only if better on newer ones."""
     from .matching.ranking import train
@@ -148,6 +148,15 @@ def mail_dispatch_command(once: bool) -> None:
         run(current_app._get_current_object(), stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@mail_cli.command("digest")
+def mail_digest_command() -> None:
+    """Queue one digest per coordinator: sign-ups awaiting approval and needs new since the
+    last digest, in the coordinator's language (run it e.g. daily; a rerun queues nothing new)."""
+    from .domain.coordinator_news import queue_digests
+
+    click.echo(f"queued {queue_digests()} digest(s); `flask mail dispatch --once` sends them")
 
 
 def register_cli(app: Flask) -> None:

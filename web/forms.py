@@ -41,6 +41,15 @@ def field_args(f: spec.Field, **extra) -> dict:
     return {"label": _l(f.form_label.msgid), "validators": validators, **extra}
 
 
+def industry_picker(max_items: int | None) -> dict:
+    """``render_kw`` of an industry multi-select that static/picker.js turns into a search box
+    with checkboxes (the plain select stays as it is without JavaScript)."""
+    return {"data-picker": "industry", "data-picker-max": str(max_items or 0),
+            "data-picker-placeholder": _l("Type to search, e.g. 汽车 or 36"),
+            "data-picker-hint": _l("Type part of a name or code, then tick; up to %(max)s.", max=max_items or 0),
+            "data-picker-full": _l("The maximum is chosen; remove one to choose another.")}
+
+
 def cooperation_mode_choices() -> list[SelectChoice]:
     return [SelectChoice(value, str(name)) for value, name in COOPERATION_MODE.items()]
 

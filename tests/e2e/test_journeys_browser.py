@@ -178,6 +178,10 @@ def test_2_coordinator_reviews_the_suggestions_and_proposes_an_expert(live_serve
     sign_in(page, live_server.coordinator_email, live_server.password)
     expect_signed_in(page, "协调员", "/coordinator/queue")
     expect(page.locator("h1")).to_have_text(ui("Review queue"))
+    # The queue pages (oldest first): the coordinator searches for the new need.
+    page.fill("#q", NEED["title"])
+    page.click("#apply-filters")
+    expect(page).to_have_url(re.compile(r"/coordinator/queue\?q="))
     queued = page.locator("#queue tbody tr").filter(has=page.get_by_role("link", name=NEED["title"], exact=True))
     expect(queued).to_contain_text(live_server.enterprise.organization)
     shot(page, "coordinator-queue")

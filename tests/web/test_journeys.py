@@ -313,7 +313,8 @@ def test_sign_up_approval_need_profile_proposal_and_connection_through_the_pages
     # -- notifications and e-mails went to the right people, without the other side's contacts
     assert kinds_for(app, expert_id) == ["proposed", "connected"]
     assert kinds_for(app, enterprise_id) == ["proposed", "expert_accepted"]
-    assert kinds_for(app, coordinator.id) == ["connected"]
+    # the coordinator was told of the two sign-ups and the new need, then of the connection
+    assert kinds_for(app, coordinator.id) == ["signup_pending", "signup_pending", "need_posted", "connected"]
     expert_mail = mails_to(app, "li@univ.example.cn")
     enterprise_mail = mails_to(app, enterprise_email)
     coordinator_mail = mails_to(app, coordinator.email)

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
-from . import events, routes  # noqa: E402,F401
+from . import events, experts, routes  # noqa: E402,F401

@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField
 
 from ..domain.fields import EVENT
-from ..forms import field_args
+from ..forms import field_args, industry_picker
 
 
 class EventForm(FlaskForm):
@@ -17,4 +17,4 @@ class EventForm(FlaskForm):
     starts_at = StringField(**field_args(EVENT["starts_at"]))
     place = StringField(**field_args(EVENT["place"]))
     online = BooleanField(**field_args(EVENT["online"]))
-    industry_codes = SelectMultipleField(**field_args(EVENT["industry_codes"]))
+    industry_codes = SelectMultipleField(**field_args(EVENT["industry_codes"], render_kw=industry_picker(EVENT["industry_codes"].max_items)))

@@ -96,6 +96,10 @@ def create_user(
         session.add(user)
         if role == Role.EXPERT:
             session.add(ExpertProfile(user=user, name=name, email=email, phone=(contact_phone or "").strip()[:40]))
+        if status == AccountStatus.PENDING:
+            from .coordinator_news import SIGNUP_PENDING, tell_coordinators
+
+            tell_coordinators(session, SIGNUP_PENDING)
     return user
 
 

@@ -35,7 +35,7 @@ from . import matches as match_service
 from .errors import N_, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .fields import EVENT
 from .lifecycle import ENGAGED
-from .validation import clean_fields
+from .validation import clean_fields, normalise_text
 
 MEETING_MINUTES = 30
 CONFLICTS = {"conflict_same_organization", "conflict_declared", "cooperation_mode_not_accepted", "paused"}
@@ -116,7 +116,7 @@ def find_experts(query: str, limit: int = 30) -> list[ExpertProfile]:
     Disabled or pending accounts are left out."""
     from ..matching.search import IndexNotReady, rank_with_live_facts, reader
 
-    query = " ".join(str(query or "").split())[:100]
+    query = " ".join(normalise_text(str(query or "")).split())[:100]  # no NUL or control characters reach SQL
     if not query:
         return []
     escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -38,6 +38,11 @@ def create_need(actor: User, data: dict[str, Any], *, status: NeedStatus = NeedS
     with write_transaction() as session:
         need = Need(organization_id=actor.organization_id, created_by_id=actor.id, status=status, **fields)
         session.add(need)
+        if status == NeedStatus.OPEN:
+            from .coordinator_news import NEED_POSTED, tell_coordinators
+
+            session.flush()
+            tell_coordinators(session, NEED_POSTED, need_id=need.id)
     return need
 
 

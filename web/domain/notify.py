@@ -33,6 +33,8 @@ def message(kind: str) -> str:
         "completed": _("The cooperation was completed."),
         "closed": _("The match was closed."),
         "need_withdrawn": _("The enterprise withdrew the need, so the match was closed."),
+        "signup_pending": _("A new account is waiting for approval."),
+        "need_posted": _("A new need was posted. Please review it."),
     }.get(kind, kind)
 
 

@@ -3,13 +3,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectMultipleField, StringField, SubmitField, TextAreaField
 
 from ..domain.fields import NEED
-from ..forms import MultiCheckboxField, field_args
+from ..forms import MultiCheckboxField, field_args, industry_picker
 
 
 class NeedForm(FlaskForm):
     title = StringField(**field_args(NEED["title"]))
     description = TextAreaField(**field_args(NEED["description"]))
-    industry_codes = SelectMultipleField(**field_args(NEED["industry_codes"], description=_l("Hold Ctrl (⌘ on a Mac) to choose several.")))
+    industry_codes = SelectMultipleField(**field_args(NEED["industry_codes"], description=_l("Hold Ctrl (⌘ on a Mac) to choose several."),
+                                                      render_kw=industry_picker(NEED["industry_codes"].max_items)))
     region = StringField(**field_args(NEED["region"]))
     cooperation_modes = MultiCheckboxField(**field_args(NEED["cooperation_modes"]))
     budget_min = IntegerField(**field_args(NEED["budget_min"]))

@@ -51,7 +51,10 @@ def notifications():
     from ..forms import ActionForm
 
     items = notifications_for(current_user)
-    return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm())
+    from ..domain.coordinator_news import need_titles
+
+    return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm(),
+                           need_titles=need_titles(current_user, items))
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -2,7 +2,8 @@
 
 Every suggestion list shown is logged with each expert's ranking features. A proposal made
 after an impression is a positive label, graded by how far the match went; a decline for "not
-my field" counts against the pair. ``train`` fits a pairwise logistic model (scikit-learn) on
+my field" counts against the pair; a coordinator's dismissal of a suggestion (with a reason,
+web/domain/dismissals.py) is a negative label, ranked below the experts nobody acted on. ``train`` fits a pairwise logistic model (scikit-learn) on
 the older impressions, compares it with the active weights on the newer ones (nDCG@10), and
 activates it only if it ranks better. Models are linear in the same features as the default
 weighted sum, so their explanations stay readable: a learned model is a new set of weights.
@@ -32,6 +33,7 @@ DEFAULT_VERSION = "weighted-sum-v2"
 MIN_DECISIONS = 20
 MIN_TEST_LISTS = 5
 GRADE = RANKER_GRADE  # how far a proposal went, from the lifecycle table
+DISMISSED = -1.0  # a coordinator said "not this expert for this need"
 
 
 def active_ranker() -> tuple[str, dict[str, float]]:
@@ -53,8 +55,12 @@ class RankedList:
 
 
 def decision_labels() -> dict[tuple[int, int], tuple[float, object]]:
-    """(need, expert) -> (grade, when the coordinator decided)."""
-    labels: dict[tuple[int, int], tuple[float, object]] = {}
+    """(need, expert) -> (grade, when the coordinator decided). A standing dismissal is
+    :data:`DISMISSED`; a match of the pair, if any, is the decision that counts."""
+    from ..domain.dismissals import standing_dismissals
+
+    labels: dict[tuple[int, int], tuple[float, object]] = {
+        (need_id, expert_id): (DISMISSED, when) for need_id, expert_id, when in standing_dismissals()}
     declines = {m: (e.reason_code or "") for m, e in (
         (e.match_id, e) for e in db.session.scalars(sa.select(MatchEvent).where(
             MatchEvent.to_status.in_([status.value for status in DECLINED]))))}
@@ -79,7 +85,7 @@ def ranked_lists() -> list[RankedList]:
             label = labels.get((impression.need_id, item["expert_id"]))
             decided_after = label is not None and label[1] >= impression.shown_at - timedelta(minutes=1)
             grades.append(label[0] if decided_after else 0.0)
-        if not any(g > 0 for g in grades):
+        if not any(g != 0 for g in grades):  # nobody decided anything about this list
             continue
         out.append(RankedList(
             impression.need_id, impression.shown_at, [i["expert_id"] for i in rows],
@@ -89,11 +95,18 @@ def ranked_lists() -> list[RankedList]:
 
 
 def ndcg_at(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
-    order = np.argsort(-scores, kind="stable")[:k]
-    dcg = sum((2 ** labels[i] - 1) / math.log2(rank + 2) for rank, i in enumerate(order))
-    ideal = sorted(labels, reverse=True)[:k]
-    idcg = sum((2**g - 1) / math.log2(rank + 2) for rank, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
+    """nDCG@k. With negative labels (dismissals) the gain of a list can fall below zero, so it
+    is normalised between the worst and the ideal order instead (both equal the classic
+    formula's 0 and 1 when no label is negative)."""
+    def dcg(grades) -> float:
+        return sum((2**g - 1) / math.log2(rank + 2) for rank, g in enumerate(list(grades)[:k]))
+
+    order = np.argsort(-scores, kind="stable")
+    actual, ideal = dcg(labels[order]), dcg(sorted(labels, reverse=True))
+    if labels.min(initial=0.0) >= 0:
+        return actual / ideal if ideal > 0 else 0.0
+    worst = dcg(sorted(labels))
+    return (actual - worst) / (ideal - worst) if ideal > worst else 0.0
 
 
 def fit_pairwise(lists: list[RankedList]) -> dict[str, float]:
@@ -135,11 +148,11 @@ class TrainingReport:
 def train(*, min_decisions: int = MIN_DECISIONS, test_share: float = 0.25) -> TrainingReport:
     """Train on older decisions, compare on newer ones, activate only when better."""
     lists = ranked_lists()
-    decisions = int(sum((ranked.labels > 0).sum() for ranked in lists))
+    decisions = int(sum((ranked.labels != 0).sum() for ranked in lists))
     if decisions < min_decisions or len(lists) < 2 * MIN_TEST_LISTS:
         return TrainingReport(decisions, 0, 0, 0.0, 0.0, False, None,
-                              f"too few decisions to learn from: {decisions} proposals in {len(lists)} suggestion lists "
-                              f"(need at least {min_decisions} proposals in {2 * MIN_TEST_LISTS} lists); keeping the current ranker")
+                              f"too few decisions to learn from: {decisions} proposals or dismissals in {len(lists)} suggestion lists "
+                              f"(need at least {min_decisions} decisions in {2 * MIN_TEST_LISTS} lists); keeping the current ranker")
     cut = max(MIN_TEST_LISTS, int(round(len(lists) * test_share)))
     train_lists, test_lists = lists[:-cut], lists[-cut:]
     current_version, current_weights = active_ranker()

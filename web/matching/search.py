@@ -119,9 +119,12 @@ class SuggestionView:
         return self.suggestion.excluded
 
 
-def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: bool = False) -> list[SuggestionView]:
+def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: bool = False,
+            hide: set[int] | frozenset[int] = frozenset()) -> list[SuggestionView]:
     """Ranked experts for a need with explanations; coordinators and administrators only.
-    Experts ruled out by a hard constraint follow the eligible ones when ``include_excluded``."""
+    Experts ruled out by a hard constraint follow the eligible ones when ``include_excluded``;
+    experts in ``hide`` (dismissed for this need) are left out, and the list is still
+    ``limit`` long when the pool allows. The impression records what was shown."""
     if not is_staff(actor):
         raise PermissionDenied("only coordinators see suggestions")
     need = db.session.get(Need, need_id)
@@ -134,7 +137,10 @@ def suggest(actor: User, need_id: int, *, limit: int = 20, include_excluded: boo
     engine = reader().engine()
     if version != DEFAULT_VERSION:
         engine = engine.with_config(engine.config.with_weights(weights))
-    ranked = rank_with_live_facts(engine, need_record(need), limit=limit, include_excluded=include_excluded)
+    ranked = rank_with_live_facts(engine, need_record(need), limit=limit + len(hide), include_excluded=include_excluded)
+    if hide:
+        kept = [s for s in ranked if int(s.expert_id) not in hide]
+        ranked = [s for s in kept if not s.excluded][:limit] + [s for s in kept if s.excluded][:limit]
     record_impression(need.id, actor.id, version, ranked)
     ids = [int(s.expert_id) for s in ranked]
     profiles = {p.id: p for p in db.session.scalars(db.select(ExpertProfile).where(ExpertProfile.id.in_(ids)))}
