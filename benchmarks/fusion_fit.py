@@ -1,6 +1,7 @@
 """Fit the engine's channel scales, fusion weights and relevance calibration on development data.
 
     python -m benchmarks.fusion_fit [--json] [--write-calibration]
+    python -m benchmarks.fusion_fit --joint [--matrices FILE]   # routing + cross-need together
 
 Development data: CSL dev (Chinese routing, ``../shared/datasets/csl-dev``), the English
 development set (``benchmarks.english_dev``, real English paper metadata; the ``dev`` half is
