@@ -57,8 +57,9 @@ class MatcherConfig:
     # cross-need AUC, maximising the worst gain over the best channel alone; 2026-12-07,
     # fusion_fit --joint): lexical 0.4-0.45 with st 0.9-1.0 of the semantic part tie on the dev
     # half (worst gain +0.008); 0.45 with st 0.9 keeps e5 as the fallback if MiniLM cannot
-    # load. The routing-only fit (0.6, st 0.7) lost 0.010 AUC to MiniLM alone. en-zh: the demo's English needs (the only
-    # cross-lingual judgements here; in-sample), 0.6. zh-en: flat on the demo, 0.2.
+    # load. The routing-only fit (0.6, st 0.7) lost 0.010 AUC to MiniLM alone. en-zh: the
+    # demo's English needs (the only cross-lingual judgements here; in-sample), 0.6. zh-en:
+    # flat on the demo, 0.2.
     fusion_weights: dict[str, dict[str, float]] = field(
         default_factory=lambda: {
             "zh-zh": {"lexical": 0.3, "semantic": 0.7},
