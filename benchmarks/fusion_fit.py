@@ -1,6 +1,7 @@
 """Fit the engine's channel scales, fusion weights and relevance calibration on development data.
 
     python -m benchmarks.fusion_fit [--json] [--write-calibration]
+    python -m benchmarks.fusion_fit --joint [--matrices FILE]   # routing + cross-need together
 
 Development data: CSL dev (Chinese routing, ``../shared/datasets/csl-dev``), the English
 development set (``benchmarks.english_dev``, real English paper metadata; the ``dev`` half is
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default="", help="embedding store file kept between runs (default: memory only)")
     parser.add_argument("--english-experts", type=int, default=200, help="experts sampled from the English dev half")
     parser.add_argument("--calibration-only", action="store_true", help="only fit and write the calibration")
+    parser.add_argument("--joint", action="store_true",
+                        help="fit zh-zh and en-en on routing and cross-need together (benchmarks.fusion_joint)")
+    parser.add_argument("--matrices", default="", help="npz file caching the raw channel matrices between --joint runs")
     args = parser.parse_args(argv)
     global STORE
     if args.store:
@@ -149,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     report: dict = {"channels": [e.describe() for e in encoders], "errors": errors}
+    if args.joint:
+        report.update(joint_fit(encoders, args.english_experts, args.matrices))
+        json.dump(report, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        print()
+        return 0
     engine, needs, ids, channels, relevant = csl_task(encoders)
     report["zh-zh"] = fit_task("csl_routing", channels, relevant, [n.id for n in needs], ["e5"])
     try:
@@ -169,6 +178,51 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(report, sys.stdout, ensure_ascii=False, indent=1, default=str)
     print()
     return 0
+
+
+def english_matrices(encoders, experts_n: int):
+    """English dev split: raw channel matrix, routing truth and cross-need labels (1 own
+    field, 0 other field, nan unlabelled) over the same needs x experts."""
+    from . import english_dev
+
+    experts, needs, truth = english_dev.expert_routing_task(split="dev", max_experts=experts_n, max_needs=experts_n)
+    labels_by_expert = english_dev.cross_need_task(split="dev", max_experts=experts_n, max_needs=experts_n)[2]
+    engine = Engine(MatcherConfig(), encoders, store=STORE)
+    engine.build(experts, needs)
+    ids, channels, _, _ = channel_matrix(engine, needs)
+    relevant = np.array([[e in truth[n.id] for e in ids] for n in needs])
+    labels = np.full(relevant.shape, np.nan)
+    for col, expert_id in enumerate(ids):
+        for row, need in enumerate(needs):
+            if need.id in labels_by_expert.get(expert_id, {}):
+                labels[row, col] = labels_by_expert[expert_id][need.id]
+    return [n.id for n in needs], channels, relevant, labels
+
+
+def joint_fit(encoders, experts_n: int, cache: str) -> dict:
+    """zh-zh on CSL dev (routing + per-expert cross-need over every need) and en-en on the
+    English dev split, each fitted on its hash-dev half and reported on the other half."""
+    from pathlib import Path
+
+    from .fusion_joint import fit_pair
+
+    data: dict = {}
+    if cache and Path(cache).exists():
+        with np.load(cache, allow_pickle=True) as saved:
+            data = saved["data"].item()
+    if "zh" not in data:
+        _, needs, _, channels, relevant = csl_task(encoders)
+        data["zh"] = ([n.id for n in needs], channels, relevant, relevant.astype(float))
+    if "en" not in data:
+        data["en"] = english_matrices(encoders, experts_n)
+    if cache:
+        np.savez(cache, data=np.array(data, dtype=object))
+    out = {}
+    for pair, lang, dense in (("zh-zh", "zh", ["e5"]), ("en-en", "en", ["st", "e5"])):
+        need_ids, channels, relevant, labels = data[lang]
+        dev = np.array([split_of(n) == "dev" for n in need_ids])
+        out[pair] = fit_pair(channels, relevant, labels, dev, dense)
+    return out
 
 
 def cross_lingual_scales(encoders) -> dict:

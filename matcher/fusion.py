@@ -8,6 +8,8 @@ expert's own list of needs, the strong / medium / weak bands).
   weight the expert matches; dense: cosine) is mapped linearly so that 0 is the median score of
   an unrelated pair and 1 the median score of a relevant pair, with constants fitted once on
   development data (``python -m benchmarks.fusion_fit``), not per query.
+* **Lexical map.** Before scaling, the lexical share goes through a fitted power per language
+  pair (``MatcherConfig.lexical_power``; the scale is then that of the mapped value).
 * **Fusion.** A weighted sum of the scaled channels with weights per language pair of need and
   expert (``zh-zh``, ``en-en``, ``en-zh``, ``zh-en``); a channel that cannot read one side drops
   out and the others' weights are renormalised, so the scale stays the same.
@@ -38,6 +40,13 @@ def pair_key(need_lang: str, expert_lang: str) -> str:
     need_lang = need_lang if need_lang in ("zh", "en") else "zh"
     expert_lang = expert_lang if expert_lang in ("zh", "en") else need_lang
     return f"{need_lang}-{expert_lang}"
+
+
+def lexical_value(share: float, power: float = 1.0) -> float:
+    """The lexical share through its pair's fitted monotone map ``share ** power`` (power 1:
+    unchanged). A power below 1 spreads the small shares and compresses the large ones, which
+    vary most with how many distinctive words a need happens to have."""
+    return share if power == 1.0 else max(0.0, share) ** power
 
 
 def scale(value: float, bounds: tuple[float, float]) -> float:

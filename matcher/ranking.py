@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .evidence import matched_terms
-from .fusion import band, fuse, load_calibration, pair_key, scale
+from .fusion import band, fuse, lexical_value, load_calibration, pair_key, scale
 from .records import ExpertAttributes, NeedRecord
 from .scoring import aggregate, features, hard_constraints
 from .text import detect_language, normalise
@@ -175,7 +175,8 @@ class RankingMixin:
         """The scaled lexical and semantic parts of the text score for raw channel scores."""
         cfg = self.config
         scales = cfg.channel_scales.get(pair) or cfg.channel_scales["zh-zh"]
-        parts = {"lexical": scale(raw["lexical"], scales["lexical"])}
+        power = cfg.lexical_power.get(pair, 1.0)
+        parts = {"lexical": scale(lexical_value(raw["lexical"], power), scales["lexical"])}
         dense_raw = {c: v for c, v in raw.items() if c != "lexical" and c in scales}
         semantic, used = fuse(dense_raw, scales, cfg.dense_shares.get(pair, {}))
         if used:
