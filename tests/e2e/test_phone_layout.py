@@ -200,7 +200,9 @@ def _reach(page, spec: PhonePage) -> None:
             target.click()
             page.wait_for_load_state()
         elif step[0] == "fill":
-            page.locator(step[1]).fill(step[2])
+            # Set without focusing: a focused field makes mobile Chromium shift the visual viewport,
+            # and Playwright then hit-tests the next tap off by that shift (seen in the English run).
+            page.locator(step[1]).evaluate("(field, text) => { field.value = text; }", step[2])
         else:
             raise AssertionError(f"unknown step {step}")
     expect(page.locator(spec.ready).first).to_be_visible()
