@@ -76,8 +76,10 @@ PHONE_PAGES: list[PhonePage] = [
 
 # The page's horizontal overflow, and which elements stick out of the screen outside any box
 # that scrolls or clips on its own (what a reader would have to scroll the whole page for).
-LAYOUT_JS = """() => {
-  const vw = window.innerWidth;
+LAYOUT_JS = """(screenWidth) => {
+  // A mobile browser widens its layout viewport (window.innerWidth) to fit content wider than the
+  // screen, so the screen's width, not innerWidth alone, is what the page must fit.
+  const vw = Math.min(window.innerWidth, screenWidth);
   const boxed = (el) => {
     for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
       const o = getComputedStyle(p).overflowX;
@@ -99,16 +101,17 @@ LAYOUT_JS = """() => {
     const r = el.getBoundingClientRect();
     if (visible(el) && (r.right > vw + 0.5 || r.left < -0.5) && !boxed(el)) buttons.push(name(el) + ': ' + el.textContent.trim().slice(0, 30));
   }
-  return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth: vw,
+  return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth: window.innerWidth, screenWidth: screenWidth,
           sticking: sticking.slice(0, 12), buttons: buttons};
 }"""
 
 
 def assert_fits_the_phone(page, what: str) -> None:
-    layout = page.evaluate(LAYOUT_JS)
-    assert layout["scrollWidth"] <= layout["innerWidth"], (
-        f"{what}: the page is {layout['scrollWidth']} px wide on a {layout['innerWidth']} px screen; "
-        f"sticking out: {layout['sticking']}")
+    layout = page.evaluate(LAYOUT_JS, PHONE["viewport"]["width"])
+    width = min(layout["innerWidth"], layout["screenWidth"])
+    assert layout["scrollWidth"] <= width and layout["innerWidth"] <= layout["screenWidth"], (
+        f"{what}: the page is {layout['scrollWidth']} px wide (layout viewport {layout['innerWidth']} px) "
+        f"on a {layout['screenWidth']} px screen; sticking out: {layout['sticking']}")
     assert not layout["buttons"], f"{what}: buttons off screen: {layout['buttons']}"
 
 
