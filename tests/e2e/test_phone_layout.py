@@ -260,5 +260,10 @@ def test_a_wide_table_scrolls_inside_its_box(phone_page):
     box = page.evaluate("""() => { const t = document.querySelector('#queue');
         return {client: t.clientWidth, scroll: t.scrollWidth, overflow: getComputedStyle(t).overflowX}; }""")
     assert box["client"] <= 390, box
+    assert box["scroll"] > box["client"], box  # wider than the screen: its columns are not crushed
     assert box["overflow"] in ("auto", "scroll"), box
+    lines = page.evaluate("""() => [...document.querySelectorAll('#queue thead th')].map(th => {
+        const range = document.createRange(); range.selectNodeContents(th);
+        return [th.textContent.trim(), new Set([...range.getClientRects()].map(r => Math.round(r.top))).size]; })""")
+    assert all(count == 1 for _, count in lines), f"headers broken over several lines: {lines}"
     assert_fits_the_phone(page, "queue")
