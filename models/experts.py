@@ -73,6 +73,8 @@ class Achievement(Base):
     title: Mapped[str] = mapped_column(sa.String(300))
     abstract: Mapped[str] = mapped_column(sa.Text, default="")
     year: Mapped[int | None]
+    authors: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")  # as cited
+    venue: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")  # journal, proceedings, publisher, patent no.
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -64,6 +64,7 @@ class LiveServer:
     coordinator_email: str
     enterprise: EnterpriseAccount
     experts: dict[int, ExpertAccount] = field(default_factory=dict)
+    showcase_expert_email: str = ""  # the demo expert with the most matches (the one README names)
 
     @property
     def url(self) -> str:
@@ -102,7 +103,7 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int, ExpertAccount]]:
+def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int, ExpertAccount], str]:
     """Migrated SQLite database with the demo dataset, and the suggestion index built once."""
     from flask_migrate import upgrade
 
@@ -118,6 +119,7 @@ def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int,
         _, logins = load_demo(read_dataset(), password=DEMO_PASSWORD)
         coordinator = next(x.email for x in logins if x.role == Role.COORDINATOR)
         enterprise_email = next(x.email for x in logins if x.role == Role.ENTERPRISE)
+        showcase_expert = next(x.email for x in logins if x.role == Role.EXPERT)
         user = db.session.scalar(sa.select(User).where(User.email == enterprise_email))
         org = user.organization
         enterprise = EnterpriseAccount(user.email, user.name, org.name, org.contact_name, org.contact_phone,
@@ -137,7 +139,7 @@ def _prepare_instance(instance: Path) -> tuple[str, EnterpriseAccount, dict[int,
         assert result.startswith(("rebuilt", "loaded")), result
         db.session.remove()
         db.engine.dispose()
-    return coordinator, enterprise, experts
+    return coordinator, enterprise, experts, showcase_expert
 
 
 @pytest.fixture(scope="session")
@@ -147,10 +149,10 @@ def live_server(chromium, tmp_path_factory) -> LiveServer:
     for old in itertools.chain(ARTIFACTS.glob("*.png"), ARTIFACTS.glob("server.log")):
         old.unlink()
     instance = tmp_path_factory.mktemp("e2e-instance")
-    coordinator, enterprise, experts = _prepare_instance(instance)
+    coordinator, enterprise, experts, showcase_expert = _prepare_instance(instance)
     env = Instance(instance).env(MATCHER_ENV="development", MATCHER_INDEX_POLL_SECONDS="0.5", **OFFLINE)
     server = Server(env, free_port(), ARTIFACTS / "server.log")
-    live = LiveServer(server, instance, DEMO_PASSWORD, coordinator, enterprise, experts)
+    live = LiveServer(server, instance, DEMO_PASSWORD, coordinator, enterprise, experts, showcase_expert)
     server.start()
     try:
         try:

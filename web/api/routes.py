@@ -185,7 +185,8 @@ def update_my_profile():
 def add_achievement():
     achievement = expert_service.add_achievement(current_user, body())
     return jsonify({"id": achievement.id, "kind": achievement.kind.value, "title": achievement.title,
-                    "abstract": achievement.abstract, "year": achievement.year}), 201
+                    "abstract": achievement.abstract, "year": achievement.year,
+                    "authors": achievement.authors, "venue": achievement.venue}), 201
 
 
 @bp.route("/experts/me/achievements/<int:achievement_id>", methods=["DELETE"])

@@ -90,6 +90,8 @@ def signup():
     if current_user.is_authenticated:
         return redirect(url_for(role_home(current_user.role)))
     form = SignupForm()
+    if request.method == "GET" and request.args.get("role") in ("enterprise", "expert"):  # from the home page's buttons
+        form.role.data = request.args["role"]
     if form.validate_on_submit():
         try:
             accounts.sign_up(role=Role(form.role.data), email=form.email.data, password=form.password.data,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from models import Achievement, AchievementKind, ExpertProfile, Role, User, db, write_transaction
 
 from ..access import is_staff
-from .errors import N_, NotFound, PermissionDenied, ValidationError
+from .citations import CitationRow, parse_citations
+from .errors import N_, NotFound, PermissionDenied, Problem, ValidationError
 from .fields import ACHIEVEMENT, ACHIEVEMENTS_PER_PROFILE, PROFILE
 from .validation import clean_fields
 
@@ -99,49 +99,64 @@ def expert_for(actor: User, expert_id: int) -> ExpertProfile:
     raise NotFound(f"expert {expert_id} does not exist")
 
 
-_YEAR = re.compile(r"(?:^|[\s(（\[,，.。;；/-])((?:19[5-9]|20[0-9])\d)(?=$|[\s)）\],，.。;；/-])")
-_KIND_HINTS = (
-    ("patent", ("专利", "patent", "zl")),
-    ("standard", ("标准", "standard", "gb/t", "ny/t", "db")),
-    ("project", ("项目", "课题", "基金", "project", "grant")),
-    ("award", ("奖", "award", "prize")),
-)
+MAX_PASTED_LINES = 200  # the refusal message says 200
 
 
-def parse_publication_list(text: str) -> list[dict[str, Any]]:
-    """One achievement per non-empty line, as pasted from a CV: the year is taken from a
-    four-digit year in the line, the kind guessed from words like 专利/标准/项目/奖."""
-    items = []
-    for raw in (text or "").splitlines():
-        line = " ".join(raw.strip().lstrip("-*•·0123456789.、)） ").split())
-        if not line:
-            continue
-        year_match = _YEAR.search(line)
-        lowered = line.lower()
-        kind = next((k for k, hints in _KIND_HINTS if any(h in lowered for h in hints)), "paper")
-        items.append({"kind": kind, "title": line, "abstract": "", "year": int(year_match.group(1)) if year_match else None})
-    return items
-
-
-def add_achievements_bulk(actor: User, text: str) -> list[Achievement]:
-    """All lines or none: every line is validated before anything is stored."""
+def preview_publication_list(actor: User, text: str) -> list[CitationRow]:
+    """The pasted lines read into rows for the professor to check; nothing is stored. A row
+    the field spec would refuse (a title over 300 characters, a year before 1950) keeps its
+    values and carries the reason as its problem, like a line that could not be read."""
     profile = own_profile(actor)
-    parsed = parse_publication_list(text)
-    if not parsed:
+    rows = parse_citations(text)
+    if not rows:
         raise ValidationError(N_("paste at least one line"), fields={"publications": N_("empty")})
-    if len(parsed) > 200:
-        raise ValidationError(N_("at most 200 lines at once (got %(got)s)", got=len(parsed)), fields={"publications": N_("too many lines")})
-    if len(profile.achievements) + len(parsed) > ACHIEVEMENTS_PER_PROFILE:
-        raise ValidationError(N_("a profile holds at most %(max)s achievements", max=ACHIEVEMENTS_PER_PROFILE),
+    if len(rows) > MAX_PASTED_LINES:
+        raise ValidationError(N_("at most 200 lines at once (got %(got)s)", got=len(rows)),
                               fields={"publications": N_("too many lines")})
-    cleaned = []
-    for number, item in enumerate(parsed, start=1):
+    _check_room(profile, 1)
+    for row in rows:
+        if row.read:
+            try:
+                clean_achievement(row.fields())
+            except ValidationError as exc:
+                row.problem = _first_problem(exc)
+    return rows
+
+
+def add_reviewed_achievements(actor: User, rows: list[dict[str, Any]]) -> list[Achievement]:
+    """Store the rows the professor kept (``include``), as edited in the preview: all or none.
+    Each row is ``{"line", "include", "kind", "title", "year", "authors", "venue"}``; a refused
+    row is named by its line in ``fields`` (``line-3``) with the problem."""
+    profile = own_profile(actor)
+    chosen = [row for row in rows if row.get("include")]
+    if not chosen:
+        raise ValidationError(N_("tick at least one row to add"), fields={"publications": N_("no row chosen")})
+    _check_room(profile, len(chosen))
+    cleaned, problems = [], {}
+    for row in chosen:
+        data = {key: row.get(key) for key in ("kind", "title", "year", "authors", "venue")}
         try:
-            cleaned.append(clean_achievement(item))
+            cleaned.append(clean_achievement({**data, "abstract": ""}))
         except ValidationError as exc:
-            raise ValidationError(N_("line %(line)s: %(problem)s", line=number, problem=exc.message),
-                                  fields={"publications": N_("line %(line)s", line=number)}) from None
+            problems[f"line-{row.get('line')}"] = _first_problem(exc)
+    if problems:
+        lines = ", ".join(key.removeprefix("line-") for key in problems)
+        raise ValidationError(N_("nothing was added: fix or untick line(s) %(lines)s", lines=lines), fields=problems)
     with write_transaction() as session:
         created = [Achievement(expert_id=profile.id, **fields) for fields in cleaned]
         session.add_all(created)
     return created
+
+
+def _check_room(profile: ExpertProfile, adding: int) -> None:
+    if len(profile.achievements) + adding > ACHIEVEMENTS_PER_PROFILE:
+        raise ValidationError(N_("a profile holds at most %(max)s achievements", max=ACHIEVEMENTS_PER_PROFILE),
+                              fields={"publications": N_("too many lines")})
+
+
+def _first_problem(exc: ValidationError) -> Problem | str:
+    """The first field problem of ``exc``, named: "Title must be at most 300 characters"."""
+    if not exc.fields:
+        return exc.message
+    name, problem = next(iter(exc.fields.items()))
+    return N_("%(field)s %(problem)s", field=name, problem=problem)

@@ -137,6 +137,9 @@ ACHIEVEMENT = Spec(
     Field("title", TEXT, N_("Title"), required=True, max_len=300, columns=("achievements.title",)),
     Field("abstract", MULTILINE, N_("Abstract"), max_len=5000, columns=("achievements.abstract",)),
     Field("year", INTEGER, N_("Year"), min_value=1950, max_value=2100),
+    Field("authors", TEXT, N_("Authors"), max_len=500, columns=("achievements.authors",)),
+    Field("venue", TEXT, N_("Venue"), max_len=300, prompt=N_("Journal, proceedings, publisher or patent number"),
+          columns=("achievements.venue",)),
 )
 
 SIGN_UP = Spec(

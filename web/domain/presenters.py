@@ -54,7 +54,8 @@ def expert_view(profile: ExpertProfile, viewer: User, *, with_contacts: bool) ->
         "capacity": profile.capacity,
         "available": profile.available,
         "achievements": [
-            {"id": a.id, "kind": a.kind.value, "title": a.title, "abstract": a.abstract, "year": a.year}
+            {"id": a.id, "kind": a.kind.value, "title": a.title, "abstract": a.abstract, "year": a.year,
+             "authors": a.authors, "venue": a.venue}
             for a in profile.achievements
         ],
     }

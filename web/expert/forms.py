@@ -47,7 +47,10 @@ class AchievementForm(FlaskForm):
     title = StringField(**field_args(ACHIEVEMENT["title"], id="achievement-title"))
     abstract = TextAreaField(**field_args(ACHIEVEMENT["abstract"], id="achievement-abstract"))
     year = IntegerField(**field_args(ACHIEVEMENT["year"], id="achievement-year"))
+    authors = StringField(**field_args(ACHIEVEMENT["authors"], id="achievement-authors"))
+    venue = StringField(**field_args(ACHIEVEMENT["venue"], id="achievement-venue"))
     submit = SubmitField(_l("Add achievement"), id="achievement-submit")
 
     def values(self) -> dict:
-        return {"kind": self.kind.data, "title": self.title.data, "abstract": self.abstract.data, "year": self.year.data}
+        return {"kind": self.kind.data, "title": self.title.data, "abstract": self.abstract.data, "year": self.year.data,
+                "authors": self.authors.data or "", "venue": self.venue.data or ""}
