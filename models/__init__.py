@@ -29,6 +29,7 @@ from .base import (
 )
 from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
+from .interests import NeedInterest
 from .matches import Match, MatchEvent
 from .needs import Need
 from .notifications import EmailMessage, Notification
@@ -98,6 +99,7 @@ __all__ = [
     "ExpertConflict",
     "Match",
     "MatchEvent",
+    "NeedInterest",
     "OutboxEntry",
     "Notification",
     "MatchmakingEvent",

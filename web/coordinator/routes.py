@@ -10,6 +10,7 @@ from models import AccountStatus, NeedStatus
 
 from ..access import STAFF, roles_required
 from ..domain import accounts as account_service
+from ..domain import interests as interest_service
 from ..domain import matches as match_service
 from ..domain import needs as need_service
 from ..domain.errors import DomainError
@@ -38,7 +39,8 @@ def need_detail(need_id: int):
         error = str(exc)
     existing = {m.expert_id: m for m in match_service.matches_for(current_user, need_id=need_id)}
     return render_template("coordinator/need_detail.html", need=need, suggestions=suggestions, index_error=error,
-                           existing=existing, action_form=ActionForm(), strong_match=has_strong_match(suggestions))
+                           existing=existing, action_form=ActionForm(), strong_match=has_strong_match(suggestions),
+                           interests=interest_service.interests_in(current_user, need_id))
 
 
 @bp.route("/needs/<int:need_id>/propose", methods=["POST"])

@@ -173,6 +173,9 @@ DECLINED = tuple(dict.fromkeys(t.target for t in TRANSITIONS if t.action == Acti
 FUNNEL_RANK = {s.status: s.funnel_rank for s in sorted(STATES, key=lambda s: s.funnel_rank) if s.funnel_rank}
 OUTCOME_ORDER = tuple(FUNNEL_RANK)  # connected → intent → contract → completed
 RANKER_GRADE = {s.status: s.ranker_grade for s in STATES}
+# A match past intent (a contract signed, or the work completed) fixes its need: the enterprise
+# may no longer edit or withdraw it (withdrawing would close a signed contract).
+LOCKS_NEED = frozenset(s.status for s in STATES if s.funnel_rank > STATE[S.INTENT].funnel_rank)
 RECORDED_ACTIONS = (Action.INTENT, Action.CONTRACT, Action.COMPLETE, Action.CLOSE)  # what "record an outcome" takes
 
 
