@@ -183,8 +183,7 @@ class Engine(RankingMixin, NeedRankingMixin):
 
     def upsert_expert(self, expert: ExpertRecord) -> None:
         """Replace one expert's items (incremental: delta segment + FAISS add/remove)."""
-        self.remove_expert(expert.id)
-        self.need_queries.clear()
+        self.remove_expert(expert.id)  # also empties the prepared need queries
         self.learn_terms(expert)
         items = expert_item_texts(expert)
         if not items:
