@@ -67,5 +67,9 @@ def test_prepared_needs_are_kept_until_the_need_or_the_expert_side_changes(engin
     assert calls == ["fish"]
     engine.upsert_expert(expert("newcomer", "减振器异响诊断"))
     calls.clear()
-    engine.rank_needs("newcomer", NEEDS, limit=None)
+    ranked = engine.rank_needs("newcomer", NEEDS, limit=None)
     assert sorted(calls) == sorted(n.id for n in NEEDS)  # idf changed: every need prepared again
+    for row in ranked:  # an expert added since the build (the lexical delta segment) scores as the need side sees him
+        need = next(n for n in NEEDS if n.id == row.need_id)
+        forward = engine.rank(need, limit=None, candidates=["newcomer"])[0]
+        assert row.suggestion.score == pytest.approx(forward.score, abs=1e-5)
