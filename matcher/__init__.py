@@ -5,7 +5,7 @@ Pure Python; imports nothing from Flask or the web layer.
 
 from .config import MatcherConfig
 from .embstore import EmbeddingStore
-from .engine import Engine, ModelMismatch, Suggestion
+from .engine import Engine, ModelMismatch, NeedSuggestion, Suggestion
 from .records import AchievementRecord, ExpertAttributes, ExpertRecord, NeedRecord
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "MatcherConfig",
     "ModelMismatch",
     "Suggestion",
+    "NeedSuggestion",
     "ExpertRecord",
     "AchievementRecord",
     "NeedRecord",

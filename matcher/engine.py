@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import MatcherConfig
 from .dense import DenseChannel
+from .discovery import NeedRankingMixin, NeedSuggestion
 from .embedding import Encoder
 from .embstore import EmbeddingStore, shipped_seeds
 from .glossary import Glossary, default_glossary
@@ -32,7 +33,7 @@ from .text import TextProcessor, detect_language
 
 log = logging.getLogger("matcher.engine")
 
-__all__ = ["Engine", "ModelMismatch", "Query", "Suggestion", "expert_item_texts"]
+__all__ = ["Engine", "ModelMismatch", "NeedSuggestion", "Query", "Suggestion", "expert_item_texts"]
 
 
 class ModelMismatch(Exception):
@@ -47,7 +48,7 @@ def _as_encoders(channels: Encoder | Iterable[Encoder] | None) -> list[Encoder]:
     return list(channels)
 
 
-class Engine(RankingMixin):
+class Engine(RankingMixin, NeedRankingMixin):
     def __init__(
         self,
         config: MatcherConfig | None = None,
@@ -83,6 +84,9 @@ class Engine(RankingMixin):
         cfg = self.config
         self.dense = {e.name: DenseChannel(e, self.store, exact_max=cfg.exact_index_max_vectors, nprobe=cfg.ivf_nprobe,
                                            batch_size=cfg.encode_batch_size) for e in self.encoders}
+        # Prepared need queries (the reverse direction, :mod:`matcher.discovery`); they read
+        # the lexical statistics, so every change of the expert side empties the cache.
+        self.need_queries: dict[NeedRecord, Query] = {}
 
     def with_config(self, config: MatcherConfig) -> Engine:
         """This engine's indexes, scored with other weights (e.g. a learned ranker); the
@@ -179,7 +183,7 @@ class Engine(RankingMixin):
 
     def upsert_expert(self, expert: ExpertRecord) -> None:
         """Replace one expert's items (incremental: delta segment + FAISS add/remove)."""
-        self.remove_expert(expert.id)
+        self.remove_expert(expert.id)  # also empties the prepared need queries
         self.learn_terms(expert)
         items = expert_item_texts(expert)
         if not items:
@@ -201,6 +205,7 @@ class Engine(RankingMixin):
         return self.expert_ordinal[expert_id]
 
     def remove_expert(self, expert_id: str) -> None:
+        self.need_queries.clear()
         if expert_id in self.expert_ordinal:
             self.expert_lexical.remove(self.expert_ordinal[expert_id])
         old = self.expert_items.pop(expert_id, [])

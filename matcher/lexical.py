@@ -244,6 +244,40 @@ class LexicalIndex:
             out[item_ids == item_id] = score
         return out
 
+    def scores_matrix(self, item_ids: np.ndarray, queries: list[dict[str, float]]) -> np.ndarray:
+        """:meth:`scores_for` of the same items for many queries at once (items x queries):
+        one sparse product for the main segment, the few delta items term by term."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        out = np.zeros((len(item_ids), len(queries)), dtype=np.float32)
+        if len(item_ids) == 0 or not queries:
+            return out
+        if self.matrix is not None and len(self.main_items):
+            positions = np.searchsorted(self.main_items, item_ids)
+            clipped = np.minimum(positions, len(self.main_items) - 1)
+            in_main = self.main_items[clipped] == item_ids
+            if in_main.any():
+                tokens, columns, weights = [], [], []
+                for column, query in enumerate(queries):
+                    for token, weight in query.items():
+                        token_id = self.vocab.get(token)
+                        if token_id is not None:
+                            tokens.append(token_id)
+                            columns.append(column)
+                            weights.append(weight)
+                vectors = sp.csc_matrix((np.asarray(weights, dtype=np.float32), (tokens, columns)),
+                                        shape=(self.matrix.shape[1], len(queries)))
+                out[in_main] = (self.rows[clipped[in_main]] @ vectors).toarray()
+        if self.dead:
+            out[np.isin(item_ids, self._dead_ids())] = 0.0
+        for row, item_id in enumerate(item_ids.tolist()):
+            if item_id in self.delta:
+                counts, length = self.delta[item_id]
+                norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
+                for column, query in enumerate(queries):
+                    out[row, column] = sum(weight * self.idf(token) * counts[token] / (counts[token] + norm)
+                                           for token, weight in query.items() if token in counts)
+        return out
+
     @property
     def rows(self) -> sp.csr_matrix:
         """Document-major copy of the matrix (built with it; rebuilt after a load)."""

@@ -30,6 +30,7 @@ from .base import (
 from .coordination import DigestMark, SuggestionDismissal
 from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
+from .interests import NeedInterest
 from .matches import Match, MatchEvent
 from .needs import Need
 from .notifications import EmailMessage, Notification
@@ -99,6 +100,7 @@ __all__ = [
     "ExpertConflict",
     "Match",
     "MatchEvent",
+    "NeedInterest",
     "OutboxEntry",
     "Notification",
     "MatchmakingEvent",

@@ -86,3 +86,13 @@ FLAG = {
     "cooperation_mode_not_accepted": _l("Does not accept this kind of cooperation"),
     "paused": _l("Not available"),
 }
+
+NEED_PROGRESS = {
+    "waiting": _l("Waiting for proposals"),
+    "in_progress": _l("In progress"),
+}
+
+
+def progress_label(stage) -> str:
+    """Where a need stands: a match state's name (the furthest match) or waiting / in progress."""
+    return label(MATCH_STATUS, stage) if isinstance(stage, MatchStatus) else label(NEED_PROGRESS, stage)

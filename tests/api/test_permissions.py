@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from models import AccountStatus, Achievement, ExpertProfile, Match, Need, User, db, write_transaction
+from models import AccountStatus, Achievement, ExpertProfile, Match, Need, NeedInterest, User, db, write_transaction
 from web.api.openapi import document
 from web.domain import matches as match_service
 from web.infra.tokens import issue_token
@@ -78,6 +78,7 @@ class Endpoint:
     expected: dict[str, int]
     body: Callable[[World], dict] | None = None
     check: Callable | None = None  # (app, world, role, response) -> None, for answers < 400
+    codes: dict[int, str] | None = None  # error codes other than ERROR_CODES' for this endpoint
 
 
 def _all(status: int, **overrides) -> dict[str, int]:
@@ -99,6 +100,22 @@ def check_create_need(app, w, role, r):
 
 def check_get_need(app, w, role, r):
     assert r.get_json()["id"] == w.need_a and r.get_json()["title"] == "A的需求"
+    progress = r.get_json().get("progress")  # the need's owner and staff see its matches' states
+    assert (progress is not None) == (role in ("enterprise", "coordinator", "admin"))
+    if progress is not None:
+        assert progress["stage"] == "in_progress" and [m["id"] for m in progress["matches"]] == [w.match_a]
+
+
+def interests(app) -> list[tuple[int, int]]:
+    return query(app, lambda: sorted(tuple(row) for row in db.session.execute(sa.select(NeedInterest.need_id, NeedInterest.expert_id))))
+
+
+def check_express_interest(app, w, role, r):
+    assert r.get_json()["need_id"] == w.need_b and interests(app) == [(w.need_b, w.users[role].expert_id)]
+
+
+def check_withdraw_interest(app, w, role, r):
+    assert interests(app) == []
 
 
 def check_patch_need(app, w, role, r):
@@ -191,6 +208,13 @@ ENDPOINTS = {
     "patch_need": Endpoint("PATCH", "/api/v1/needs/<int:need_id>", lambda w: f"/api/v1/needs/{w.need_a}",
                            _all(403, anonymous=401, enterprise=200, other_enterprise=404),
                            body=lambda w: {"title": "改过的标题"}, check=check_patch_need),
+    "express_interest": Endpoint("POST", "/api/v1/needs/<int:need_id>/interest", lambda w: f"/api/v1/needs/{w.need_b}/interest",
+                                 _all(403, anonymous=401, expert=201, other_expert=409), check=check_express_interest,
+                                 codes={409: "conflict"}),  # B's expert is already proposed for it
+    "withdraw_interest": Endpoint("DELETE", "/api/v1/needs/<int:need_id>/interest", lambda w: f"/api/v1/needs/{w.need_b}/interest",
+                                  _all(403, anonymous=401, expert=204, other_expert=204), check=check_withdraw_interest),
+    "recommended_needs": Endpoint("GET", "/api/v1/experts/me/recommended-needs", lambda w: "/api/v1/experts/me/recommended-needs",
+                                  _all(403, anonymous=401, expert=503, other_expert=503)),  # no index in this world
     "suggestions": Endpoint("GET", "/api/v1/needs/<int:need_id>/suggestions", lambda w: f"/api/v1/needs/{w.need_a}/suggestions",
                             _all(403, anonymous=401, coordinator=503, admin=503)),
     "my_profile": Endpoint("GET", "/api/v1/experts/me", lambda w: "/api/v1/experts/me",
@@ -242,7 +266,8 @@ def test_endpoint_answers_each_role(app, client, factory, name, role):
     assert response.status_code == expected, (name, role, response.get_data(as_text=True)[:300])
     if expected >= 400:
         error = response.get_json()["error"]
-        assert error["code"] == ERROR_CODES[expected] and isinstance(error["message"], str) and error["message"]
+        assert error["code"] == (endpoint.codes or {}).get(expected, ERROR_CODES[expected])
+        assert isinstance(error["message"], str) and error["message"]
         assert "Set-Cookie" not in response.headers
         assert snapshot(app) == before, f"{role} was refused {name} but the database changed"
     elif endpoint.check is not None:

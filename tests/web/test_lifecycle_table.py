@@ -19,7 +19,7 @@ from models import EmailMessage, Match, MatchEvent, MatchStatus, Need, NeedStatu
 from web.domain import lifecycle as lc
 from web.domain import matches as svc
 from web.domain import needs as need_service
-from web.domain.errors import IllegalTransition, PermissionDenied
+from web.domain.errors import Conflict, IllegalTransition, PermissionDenied
 from web.domain.lifecycle import Action, Side
 
 _titles = count(1)
@@ -113,6 +113,8 @@ def test_every_action_of_every_side_does_what_the_table_says(cast, factory, stat
             outcome = "denied"
         except IllegalTransition:
             outcome = "illegal"
+        except Conflict:
+            outcome = "refused"
         else:
             outcome = "done"
         after = snapshot(match_id)
@@ -131,7 +133,9 @@ def test_every_action_of_every_side_does_what_the_table_says(cast, factory, stat
             }
             failures += [f"{case}: {name}" for name, ok in checks.items() if not ok]
             continue
-        if action == Action.WITHDRAW and expected in ("unchanged", "illegal"):
+        if action == Action.WITHDRAW and side == Side.ENTERPRISE and status in lc.LOCKS_NEED:
+            expected = "refused"  # a match past intent fixes the need: no withdrawal
+        elif action == Action.WITHDRAW and expected in ("unchanged", "illegal"):
             expected = "done"  # the need is withdrawn all the same; this match is left as it is
         elif expected == "unchanged":
             expected = "done"
@@ -181,7 +185,8 @@ def test_nothing_leaves_a_final_state_and_every_open_state_can_be_closed():
         assert row.source is None or not lc.STATE[row.source].final, row
     for status in lc.OPEN:
         assert lc.transition(status, Action.CLOSE, Side.COORDINATOR) is not None, status
-        assert lc.transition(status, Action.WITHDRAW, Side.ENTERPRISE) is not None, status
+        # withdrawing the need closes its open matches, except past intent, where it is refused
+        assert (lc.transition(status, Action.WITHDRAW, Side.ENTERPRISE) is not None) == (status not in lc.LOCKS_NEED), status
 
 
 def test_contacts_are_revealed_only_by_entering_connected():

@@ -74,7 +74,8 @@ class World:
 
 
 def _expert(factory, app, n: int, *, phone: str, email: str, wechat: str) -> Side:
-    user = factory.user(role="expert", email=f"prof{n}@univ-login.example.cn", name=f"专家{n}号")
+    user = factory.user(role="expert", email=f"prof{n}@univ-login.example.cn", name=f"专家{n}号",
+                        summary="汽车零部件可靠性与失效分析")  # indexed: his recommended needs are walked too
     with app.app_context(), write_transaction():
         profile = db.session.get(ExpertProfile, user.expert_id)
         profile.phone, profile.email, profile.wechat = phone, email, wechat
@@ -145,6 +146,10 @@ def build_world(app, factory, client) -> World:
                     assert (secret in body_text(response)) == now_revealed, (case.state, step, secret)
         assert client.get(f"/api/v1/matches/{case.match_id}", headers=world.tokens[coordinator.id]).get_json()["status"] == (
             "closed" if case.state == "closed_before_connect" else case.state)
+    from web.matching.indexing import Indexer
+
+    with app.app_context():  # suggestions and every expert's recommended needs (open, anonymous ones too)
+        Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"]).start()
     return world
 
 
@@ -155,14 +160,17 @@ def allowed(world: World, viewer: str, case: Case | None) -> set[str]:
         return world.every_secret()
     if viewer == "anonymous":
         return set()
+    # The enterprise of a need posted openly (not anonymously) is named to every expert who
+    # discovers the need; its contacts are not.
+    public_name = {world.lone_enterprise.private[-1]}
     if viewer == "other_expert":
-        return set(world.lone_expert.private)
+        return set(world.lone_expert.private) | public_name
     if viewer == "other_enterprise":
         return set(world.lone_enterprise.private)
     assert case is not None
     revealed = case.state in REVEALED
     if viewer == "expert":
-        return set(case.expert.private) | (set(case.enterprise.private) if revealed else set())
+        return set(case.expert.private) | (set(case.enterprise.private) if revealed else set()) | public_name
     return set(case.enterprise.private) | (set(case.expert.private) if revealed else set())
 
 

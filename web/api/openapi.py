@@ -7,10 +7,13 @@ accepts; the paths and the other schemas are written here.
 
 from __future__ import annotations
 
+from matcher.fusion import BANDS
 from models import MatchStatus, NeedStatus
 
 from ..domain import fields as spec
+from ..domain.lifecycle import FUNNEL_RANK
 from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
+from ..domain.needs import IN_PROGRESS, WAITING
 
 
 def _ref(name: str) -> dict:
@@ -43,6 +46,7 @@ def _responses(ok_code: str, ok: dict, *codes: str) -> dict:
     return out
 
 
+BAND_NAMES = tuple(name for name, _floor in BANDS)
 ID_PARAM = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
@@ -132,7 +136,35 @@ SCHEMAS = {
     "NeedInput": input_schema(spec.NEED),
     "Need": output_schema(spec.NEED, before=ID, required_after=("status",), after={
         "status": {"type": "string", "enum": [s.value for s in NeedStatus]},
-        "organization": {"type": "string", "nullable": True}, "created_at": {"type": "string", "nullable": True}}),
+        "organization": {"type": "string", "nullable": True}, "created_at": {"type": "string", "nullable": True},
+        "progress": {**_ref("NeedProgress"), "description": "only for the enterprise that posted the need and coordinators"}}),
+    "NeedProgress": {
+        "type": "object", "required": ["stage", "locked", "matches"],
+        "properties": {
+            "stage": {"type": "string", "enum": [WAITING, IN_PROGRESS, *(s.value for s in FUNNEL_RANK)],
+                      "description": "the state of the match furthest along (connected, intent, contract, completed), "
+                                     "else in_progress while a proposal is open, else waiting"},
+            "locked": {"type": "boolean", "description": "a match is past intent: the need can no longer be edited or withdrawn"},
+            "matches": {"type": "array", "items": {"type": "object", "required": ["id", "status", "expert"], "properties": {
+                "id": {"type": "integer"}, "status": {"type": "string", "enum": [s.value for s in MatchStatus]},
+                "expert": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                                            "title": {"type": "string"}}},
+                "updated_at": {"type": "string", "nullable": True}}}}},
+    },
+    "RecommendedNeed": {
+        "type": "object", "required": ["need", "relevance", "band", "reasons", "evidence", "interested"],
+        "properties": {
+            "need": {**_ref("Need"), "description": "an anonymous need comes without its organization"},
+            "score": {"type": "number"}, "relevance": {"type": "number", "description": "calibrated chance of relevance, 0..1"},
+            "band": {"type": "string", "enum": list(BAND_NAMES)},
+            "reasons": {"type": "array", "items": {"type": "object"}}, "evidence": {"type": "object"}, "flags": STRING_LIST,
+            "interested": {"type": "boolean"}},
+    },
+    "Interest": {
+        "type": "object", "required": ["need_id", "expert_id"],
+        "properties": {"need_id": {"type": "integer"}, "expert_id": {"type": "integer"},
+                       "relevance": {"type": "number", "nullable": True}, "created_at": {"type": "string", "nullable": True}},
+    },
     "Contacts": {"type": "object", "properties": {f.name: {"type": "string"} for f in spec.PROFILE if f.contact}},
     "Achievement": output_schema(spec.ACHIEVEMENT, before=ID, after={}),
     "AchievementInput": input_schema(spec.ACHIEVEMENT),
@@ -212,6 +244,19 @@ def document() -> dict:
                 "get": _op("One need", _responses("200", {"description": "The need", **_json(_ref("Need"))})),
                 "patch": _op("Edit a need (its enterprise)", _responses("200", {"description": "Updated", **_json(_ref("Need"))}),
                              body={"type": "object", "properties": SCHEMAS["NeedInput"]["properties"]}),
+            },
+            "/needs/{need_id}/interest": {
+                "parameters": [{"name": "need_id", **ID_PARAM}],
+                "post": _op("Say I am interested in an open need (expert); its coordinator sees it",
+                            {**_responses("201", {"description": "Recorded", **_json(_ref("Interest"))}, "409"),
+                             "200": {"description": "Already recorded: the existing interest", **_json(_ref("Interest"))}}),
+                "delete": _op("Withdraw my interest (expert)", _responses("204", {"description": "Withdrawn (or there was none)"})),
+            },
+            "/experts/me/recommended-needs": {
+                "get": _op("Open needs ranked for my profile, with the reasons (expert)",
+                           {**_responses("200", {"description": "Recommended needs", **_json(list_of("RecommendedNeed"))}),
+                            "503": _error("The index is still being built")},
+                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
             },
             "/needs/{need_id}/suggestions": {
                 "parameters": [{"name": "need_id", **ID_PARAM}],

@@ -11,12 +11,20 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from matcher.text import has_lone_surrogates
 from models import Role
 
-from ..access import STAFF, authenticated, no_session_needed, public, roles_required
+from ..access import STAFF, authenticated, is_staff, no_session_needed, public, roles_required
 from ..auth import throttle
-from ..domain import accounts, matches, needs
+from ..domain import accounts, interests, matches, needs
 from ..domain import experts as expert_service
 from ..domain.errors import NotFound, ValidationError
-from ..domain.presenters import expert_view, match_view, may_see_expert_contacts, need_view
+from ..domain.presenters import (
+    expert_view,
+    interest_view,
+    match_view,
+    may_see_expert_contacts,
+    need_progress_view,
+    need_view,
+    recommended_need_view,
+)
 from ..domain.validation import MAX_ID, parse_id
 from ..extensions import limiter
 from ..infra.tokens import issue_token
@@ -120,7 +128,10 @@ def get_need(need_id: int):
     need = needs.need_for(current_user, need_id)
     revealed = current_user.role == Role.EXPERT and any(
         m.need_id == need_id and matches.contacts_visible(m) for m in matches.matches_for(current_user, need_id=need_id))
-    return jsonify(need_view(need, current_user, reveal_enterprise=revealed))
+    data = need_view(need, current_user, reveal_enterprise=revealed)
+    if is_staff(current_user) or current_user.role == Role.ENTERPRISE:  # need_for: its own enterprise only
+        data["progress"] = need_progress_view(needs.need_progress(need))
+    return jsonify(data)
 
 
 @bp.route("/needs/<int:need_id>", methods=["PATCH"])
@@ -147,7 +158,35 @@ def suggestions(need_id: int):
     ]})
 
 
+@bp.route("/needs/<int:need_id>/interest", methods=["POST"])
+@roles_required(Role.EXPERT)
+def express_interest(need_id: int):
+    interest, created = interests.express_interest(current_user, need_id)
+    return jsonify(interest_view(interest)), 201 if created else 200
+
+
+@bp.route("/needs/<int:need_id>/interest", methods=["DELETE"])
+@roles_required(Role.EXPERT)
+def withdraw_interest(need_id: int):
+    interests.withdraw_interest(current_user, need_id)
+    return "", 204
+
+
 # -- experts ---------------------------------------------------------------------------------
+@bp.route("/experts/me/recommended-needs", methods=["GET"])
+@roles_required(Role.EXPERT)
+def recommended_needs():
+    from ..matching.discovery import recommended_needs as ranked
+    from ..matching.search import IndexNotReady
+
+    limit = int_arg("limit", 20, 1, 100)
+    try:
+        items = ranked(current_user, limit=limit)
+    except IndexNotReady as exc:
+        return jsonify({"error": {"code": "index_not_ready", "message": str(exc)}}), 503
+    return jsonify({"items": [recommended_need_view(item, current_user) for item in items]})
+
+
 def _profile_input(data: dict) -> dict:
     fields = dict(data)
     contacts = fields.pop("contacts", None)

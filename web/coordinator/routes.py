@@ -13,6 +13,7 @@ from models import AccountStatus, ExpertProfile, db
 from ..access import STAFF, roles_required
 from ..domain import accounts as account_service
 from ..domain import dismissals as dismissal_service
+from ..domain import interests as interest_service
 from ..domain import matches as match_service
 from ..domain import needs as need_service
 from ..domain import queue as queue_service
@@ -59,7 +60,8 @@ def need_detail(need_id: int):
     return render_template("coordinator/need_detail.html", need=need, suggestions=suggestions, index_error=error,
                            existing=existing, action_form=ActionForm(), strong_match=has_strong_match(suggestions),
                            dismissed=dismissed, dismissed_profiles=profiles, show_dismissed=request.args.get("dismissed") == "1",
-                           reasons=dismissal_service.REASONS, find=find, found=found)
+                           reasons=dismissal_service.REASONS, find=find, found=found,
+                           interests=interest_service.interests_in(current_user, need_id))
 
 
 @bp.route("/needs/<int:need_id>/propose", methods=["POST"])

@@ -14,7 +14,8 @@ Changing a rule means editing a row here.
               ├─ a side declines ─► expert_declined |  connected  (contacts revealed)
               │                     enterprise_declined   ▼
               │                                 intent ► contract ► completed
-              └─ coordinator closes / enterprise withdraws the need (any open state) ─► closed
+              └─ coordinator closes (any open state) / enterprise withdraws the need
+                 (any open state before a contract: past intent the need is fixed) ─► closed
 
 Nothing here imports Flask: messages are English msgids (:func:`errors.N_`), translated where
 they are shown.
@@ -132,6 +133,10 @@ class Transition:
 
 
 _OPEN = tuple(s.status for s in STATES if not s.final)
+_INTENT_RANK = next(s.funnel_rank for s in STATES if s.status == S.INTENT)
+# A match past intent (a contract signed, or the work completed) fixes its need: the enterprise
+# may no longer edit or withdraw it (withdrawing would close a signed contract).
+LOCKS_NEED = frozenset(s.status for s in STATES if s.funnel_rank > _INTENT_RANK)
 _CLOSED_MESSAGE = N_("The match was closed.")
 
 TRANSITIONS = (
@@ -158,7 +163,7 @@ TRANSITIONS = (
     Transition(S.CONTRACT, Action.COMPLETE, EVERYONE, S.COMPLETED, EVERYONE, N_("The cooperation was completed.")),
     *[Transition(state, Action.CLOSE, frozenset({COORDINATOR}), S.CLOSED, EVERYONE, _CLOSED_MESSAGE) for state in _OPEN],
     *[Transition(state, Action.WITHDRAW, frozenset({ENTERPRISE}), S.CLOSED, frozenset({EXPERT, COORDINATOR}), _CLOSED_MESSAGE)
-      for state in _OPEN],
+      for state in _OPEN if state not in LOCKS_NEED],
 )
 
 # -- views of the table, for its readers ---------------------------------------------------------

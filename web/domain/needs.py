@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
-from models import Need, NeedStatus, Role, User, db, write_transaction
+from models import Match, MatchStatus, Need, NeedStatus, Role, User, db, write_transaction
 
 from ..access import is_staff
-from .errors import N_, NotFound, PermissionDenied, ValidationError
+from ..localtime import local_today
+from .errors import N_, Conflict, NotFound, PermissionDenied, ValidationError
 from .fields import NEED
+from .lifecycle import FUNNEL_RANK, LOCKS_NEED, OPEN
 from .validation import clean_fields
 
 EDITABLE_FIELDS = NEED.names
@@ -34,7 +37,7 @@ def _require_enterprise(actor: User) -> None:
 
 def create_need(actor: User, data: dict[str, Any], *, status: NeedStatus = NeedStatus.OPEN) -> Need:
     _require_enterprise(actor)
-    fields = clean_need(data, today=date.today())
+    fields = clean_need(data, today=local_today())
     with write_transaction() as session:
         need = Need(organization_id=actor.organization_id, created_by_id=actor.id, status=status, **fields)
         session.add(need)
@@ -77,6 +80,7 @@ def update_need(actor: User, need_id: int, data: dict[str, Any]) -> Need:
         raise PermissionDenied("only the enterprise that posted a need edits it")
     if need.status == NeedStatus.CLOSED:
         raise ValidationError(N_("need is closed and can no longer be edited"), fields={"status": N_("closed")})
+    _refuse_if_locked(need)
     fields = clean_need({k: v for k, v in data.items() if k in EDITABLE_FIELDS}, partial=True)
     merged_low = fields.get("budget_min", need.budget_min)
     merged_high = fields.get("budget_max", need.budget_max)
@@ -93,6 +97,7 @@ def withdraw_need(actor: User, need_id: int) -> Need:
     need = need_for(actor, need_id)
     if actor.role != Role.ENTERPRISE:
         raise PermissionDenied("only the enterprise that posted a need withdraws it")
+    _refuse_if_locked(need)
     from .matches import close_matches_of_withdrawn_need
 
     with write_transaction() as session:
@@ -111,3 +116,40 @@ def needs_for(actor: User, *, status: NeedStatus | None = None, limit: int = 200
         query = query.where(Need.status == status)
     query = query.order_by(Need.created_at.asc() if status == NeedStatus.OPEN else Need.created_at.desc())
     return list(db.session.scalars(query.limit(limit).offset(offset)))
+
+
+# -- the need's state follows its matches -------------------------------------------------------
+WAITING, IN_PROGRESS = "waiting", "in_progress"
+
+
+@dataclass
+class NeedProgress:
+    """Where a need stands, read from its matches through the lifecycle table: ``stage`` is
+    the state of the match furthest along the funnel (connected, intent, contract,
+    completed), else ``in_progress`` while a proposal is open, else ``waiting``.
+    ``closing``: the open matches a withdrawal would close; ``locked_by``: matches past
+    intent, which fix the need (no edit, no withdrawal)."""
+
+    stage: str | MatchStatus
+    matches: list[Match] = field(default_factory=list)
+    closing: list[Match] = field(default_factory=list)
+    locked_by: list[Match] = field(default_factory=list)
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.locked_by)
+
+
+def need_progress(need: Need) -> NeedProgress:
+    matches = list(db.session.scalars(sa.select(Match).where(Match.need_id == need.id).order_by(Match.created_at, Match.id)))
+    furthest = max((m for m in matches if FUNNEL_RANK.get(m.status)), key=lambda m: FUNNEL_RANK[m.status], default=None)
+    closing = [m for m in matches if m.status in OPEN]
+    stage: str | MatchStatus = furthest.status if furthest else (IN_PROGRESS if closing else WAITING)
+    return NeedProgress(stage, matches, closing, [m for m in matches if m.status in LOCKS_NEED])
+
+
+def _refuse_if_locked(need: Need) -> None:
+    locked = need_progress(need).locked_by
+    if locked:
+        raise Conflict(N_("need %(need)s has a match past the cooperation intent (match %(match)s): it can no longer be "
+                          "edited or withdrawn; ask the coordinator", need=need.id, match=locked[0].id))

@@ -100,3 +100,28 @@ def match_view(match: Match, viewer: User) -> dict:
             "enterprise": {"organization": organization.name, **organization.contacts()},
         }
     return data
+
+
+def need_progress_view(progress) -> dict:
+    """A need's stage and its matches for the enterprise that posted it (and staff): states and
+    the expert's name, never contacts (those are on the match, once connected)."""
+    stage = progress.stage
+    return {
+        "stage": getattr(stage, "value", stage),
+        "locked": progress.locked,
+        "matches": [{"id": m.id, "status": m.status.value, "expert": {"id": m.expert_id, "name": m.expert.name, "title": m.expert.title},
+                     "updated_at": _iso(m.updated_at)} for m in progress.matches],
+    }
+
+
+def recommended_need_view(item, viewer: User) -> dict:
+    """One recommended need for an expert: the need as experts see it (an anonymous need
+    without its enterprise), the pair's relevance and reasons, and whether he is interested."""
+    s = item.suggestion
+    return {"need": need_view(item.need, viewer), "score": s.score, "relevance": s.relevance, "band": s.band,
+            "reasons": s.reasons, "evidence": s.evidence, "flags": s.flags, "interested": item.interested}
+
+
+def interest_view(interest) -> dict:
+    return {"need_id": interest.need_id, "expert_id": interest.expert_id, "relevance": interest.relevance,
+            "created_at": _iso(interest.created_at)}

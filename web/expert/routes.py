@@ -13,7 +13,8 @@ from models import Role
 
 from ..access import roles_required
 from ..domain import experts as expert_service
-from ..domain.errors import ValidationError, localize
+from ..domain import interests as interest_service
+from ..domain.errors import DomainError, ValidationError, localize
 from ..forms import ActionForm, apply_errors, cooperation_mode_choices, discipline_choices
 from ..labels import ACHIEVEMENT_KIND
 from . import bp
@@ -163,3 +164,44 @@ def _reviewed_rows(form) -> list[dict]:
                      "title": get("title"), "year": get("year").strip() or None, "authors": get("authors"),
                      "venue": get("venue"), "note": None, "problem": None})
     return rows
+
+
+# -- discovering needs -------------------------------------------------------------------------
+@bp.route("/recommended")
+@roles_required(Role.EXPERT)
+def recommended():
+    from ..matching.discovery import recommended_needs
+    from ..matching.search import IndexNotReady
+
+    error, items = None, []
+    try:
+        items = recommended_needs(current_user, limit=20)
+    except IndexNotReady as exc:
+        error = str(exc)
+    interests = interest_service.my_interests(current_user)
+    return render_template("expert/recommended.html", items=items, interests=interests, index_error=error,
+                           action_form=ActionForm())
+
+
+@bp.route("/needs/<int:need_id>/interest", methods=["POST"])
+@roles_required(Role.EXPERT)
+def express_interest(need_id: int):
+    if ActionForm().validate_on_submit():
+        try:
+            _interest, created = interest_service.express_interest(current_user, need_id)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            flash(exc.localized(), "error")
+        else:
+            if created:
+                flash(_("Your interest was recorded. The coordinator sees it on the need and may propose you."), "success")
+    return redirect(url_for("expert.recommended") + f"#need-{need_id}")
+
+
+@bp.route("/needs/<int:need_id>/interest/withdraw", methods=["POST"])
+@roles_required(Role.EXPERT)
+def withdraw_interest(need_id: int):
+    if ActionForm().validate_on_submit() and interest_service.withdraw_interest(current_user, need_id):
+        flash(_("Your interest was withdrawn."), "info")
+    return redirect(url_for("expert.recommended") + f"#need-{need_id}")

@@ -40,6 +40,7 @@ from ..domain.experts import clean_achievement, clean_profile
 from ..domain.fields import ACHIEVEMENT_LINES, ORGANIZATION
 from ..domain.needs import clean_need
 from ..domain.validation import Cleaner
+from ..localtime import local_today
 from .spreadsheets import Table, read_table, unescape_formula
 from .transfer_columns import COLUMNS, KIND_ALIASES, MODE_ALIASES, MODE_NAMES_ZH
 
@@ -174,7 +175,7 @@ def plan_import(kind: str, table: Table, *, today: date | None = None) -> Import
     sheet = _Sheet(kind, table, plan)
     if plan.problems:  # a broken header would make every row wrong; report the header alone
         return plan
-    today = today or date.today()
+    today = today or local_today()
     check = _expert_row if kind == "experts" else _need_row
     for number, row in table.rows:
         cells = sheet.cells(number, row, plan)

@@ -41,8 +41,13 @@ def detail(match_id: int):
     view = match_view(match, current_user)
     actions = lifecycle.actions_for(match.status, party.side)
     outcomes = [MatchStatus(a.value) for a in actions if a in lifecycle.RECORDED_ACTIONS and a != Action.CLOSE]
+    why = None
+    if party.expert:  # the proposed expert reads why the engine put him forward for this need
+        from ..matching.discovery import why_suggested
+
+        why = why_suggested(match.need, match.expert)
     return render_template(
-        "matches/detail.html", match=view, party=party, can_answer=Action.ACCEPT in actions or Action.DECLINE in actions,
+        "matches/detail.html", match=view, party=party, why=why, can_answer=Action.ACCEPT in actions or Action.DECLINE in actions,
         can_accept=Action.ACCEPT in actions, can_decline=Action.DECLINE in actions,
         next_outcome=outcomes[0] if outcomes else None, can_close=Action.CLOSE in actions,
         respond_form=RespondForm(), outcome_form=OutcomeForm(), decline_labels=DECLINE_LABELS, close_labels=CLOSE_LABELS,

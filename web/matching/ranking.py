@@ -3,7 +3,11 @@
 Every suggestion list shown is logged with each expert's ranking features. A proposal made
 after an impression is a positive label, graded by how far the match went; a decline for "not
 my field" counts against the pair; a coordinator's dismissal of a suggestion (with a reason,
-web/domain/dismissals.py) is a negative label, ranked below the experts nobody acted on. ``train`` fits a pairwise logistic model (scikit-learn) on
+web/domain/dismissals.py) is a negative label, ranked below the experts nobody acted on. An
+expert's own "I'm interested" in a need (from his recommended needs) is a positive label of grade
+``INTEREST_GRADE`` for that pair wherever a suggestion list of the need showed him, whenever it was
+shown: it is the expert's judgement of relevance, not a reaction to that list. A coordinator's
+decision on the pair (a proposal or a dismissal) wins over it. ``train`` fits a pairwise logistic model (scikit-learn) on
 the older impressions, compares it with the active weights on the newer ones (nDCG@10), and
 activates it only if it ranks better. Models are linear in the same features as the default
 weighted sum, so their explanations stay readable: a learned model is a new set of weights.
@@ -22,7 +26,7 @@ import sqlalchemy as sa
 
 from matcher import MatcherConfig
 from matcher.config import RANKER_FEATURES
-from models import Match, MatchEvent, RankerModel, SuggestionImpression, db, utcnow, write_transaction
+from models import Match, MatchEvent, NeedInterest, RankerModel, SuggestionImpression, db, utcnow, write_transaction
 
 from ..domain.lifecycle import DECLINED, RANKER_GRADE
 
@@ -34,6 +38,7 @@ MIN_DECISIONS = 20
 MIN_TEST_LISTS = 5
 GRADE = RANKER_GRADE  # how far a proposal went, from the lifecycle table
 DISMISSED = -1.0  # a coordinator said "not this expert for this need"
+INTEREST_GRADE = 1.0  # the expert said he is interested: as good as a bare proposal
 
 
 def active_ranker() -> tuple[str, dict[str, float]]:
@@ -55,8 +60,10 @@ class RankedList:
 
 
 def decision_labels() -> dict[tuple[int, int], tuple[float, object]]:
-    """(need, expert) -> (grade, when the coordinator decided). A standing dismissal is
-    :data:`DISMISSED`; a match of the pair, if any, is the decision that counts."""
+    """(need, expert) -> (grade, when the coordinator decided; None for an expert's interest,
+    which holds for every list of the need). A standing dismissal is :data:`DISMISSED`; a match
+    of the pair, if any, is the decision that counts; an interest counts only where the
+    coordinator decided nothing."""
     from ..domain.dismissals import standing_dismissals
 
     labels: dict[tuple[int, int], tuple[float, object]] = {
@@ -70,6 +77,8 @@ def decision_labels() -> dict[tuple[int, int], tuple[float, object]]:
         else:
             grade = float(GRADE.get(match.status, 1))
         labels[(match.need_id, match.expert_id)] = (grade, match.created_at)
+    for need_id, expert_id in db.session.execute(sa.select(NeedInterest.need_id, NeedInterest.expert_id)):
+        labels.setdefault((need_id, expert_id), (INTEREST_GRADE, None))
     return labels
 
 
@@ -83,7 +92,7 @@ def ranked_lists() -> list[RankedList]:
         grades = []
         for item in rows:
             label = labels.get((impression.need_id, item["expert_id"]))
-            decided_after = label is not None and label[1] >= impression.shown_at - timedelta(minutes=1)
+            decided_after = label is not None and (label[1] is None or label[1] >= impression.shown_at - timedelta(minutes=1))
             grades.append(label[0] if decided_after else 0.0)
         if not any(g != 0 for g in grades):  # nobody decided anything about this list
             continue

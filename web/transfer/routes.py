@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 
 from flask import Response, abort, flash, redirect, render_template, send_file, stream_with_context, url_for
 from flask_babel import get_locale
@@ -16,6 +15,7 @@ from ..formats import exports, uploads
 from ..formats.imports import ImportPlan, ImportRejected, commit_import, plan_import, read_import
 from ..formats.spreadsheets import MAX_DATA_ROWS, FileRejected
 from ..formats.transfer_columns import COLUMNS
+from ..localtime import local_today
 from . import bp
 from .forms import ConfirmForm, UploadForm
 
@@ -82,7 +82,7 @@ def confirm():
     except NotFound:
         abort(404)
     try:
-        plan = commit_import(stored.kind, stored.table, current_user, today=date.today())
+        plan = commit_import(stored.kind, stored.table, current_user, today=local_today())
     except ImportRejected as exc:
         uploads.release(stored)
         flash(_("The data changed since the preview; nothing was imported. Fix the rows below and upload the file again."),
@@ -106,7 +106,7 @@ def export(kind: str, fmt: str):
     if kind not in exports.EXPORT_KINDS or fmt not in exports.FORMATS:
         abort(404)
     lang = str(get_locale() or "zh")
-    filename = f"{kind}-{date.today():%Y%m%d}.{fmt}"
+    filename = f"{kind}-{local_today():%Y%m%d}.{fmt}"
     if fmt == "csv":
         chunks = exports.export_csv(current_user, kind, lang)
         return Response(stream_with_context(chunks), mimetype="text/csv; charset=utf-8",
