@@ -27,6 +27,7 @@ from .base import (
     Role,
     utcnow,
 )
+from .embeddings import BackfillBatch, BackfillJob, EmbeddingVector
 from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
 from .matches import Match, MatchEvent
@@ -106,6 +107,9 @@ __all__ = [
     "EventSlot",
     "SuggestionImpression",
     "RankerModel",
+    "EmbeddingVector",
+    "BackfillJob",
+    "BackfillBatch",
     "EmailMessage",
     "Role",
     "AccountStatus",
