@@ -74,7 +74,7 @@ def plan_job(reason: str, *, batch_size: int | None = None) -> tuple[BackfillJob
     spec = current_app.config.get("MATCHER_EMBEDDING_MODEL", "") or ""
     spaces = spaces_of(encoders)
     job = open_job()
-    if job is not None and job.spaces == spaces and job.model_spec == spec:
+    if job is not None and job.state == "embedding" and job.spaces == spaces and job.model_spec == spec:
         with write_transaction():
             job.resumed_at, job.done_at_resume = utcnow(), job.done_texts
         return job, True
@@ -135,6 +135,7 @@ def embed_batch(batch_id: int, worker: str | None = None) -> int:
     keys = [text_key(t) for t in texts]
     present = store.get_many(space, keys)
     todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in present}
+    log.info("backfill batch %d: embedding %d of %d texts", batch_id, len(todo), len(texts))
     if todo:
         encoder = _encoder(spec, channel, space)
         role = space.rsplit(":", 1)[1]
@@ -197,9 +198,12 @@ def mark_published(job_id: int, spaces: list[str]) -> int:
     """After the index writer published a snapshot from these spaces: the job is done and
     every key space that neither the snapshot nor an unfinished job uses is dropped."""
     with write_transaction():
-        db.session.execute(sa.update(BackfillJob).where(BackfillJob.id == job_id).values(
+        # Earlier embedded jobs for the same spaces are covered by this rebuild too.
+        covered = [job.id for job in db.session.scalars(sa.select(BackfillJob).where(BackfillJob.state == "embedded"))
+                   if job.spaces == spaces or job.id == job_id]
+        db.session.execute(sa.update(BackfillJob).where(BackfillJob.id.in_(covered)).values(
             state="published", updated_at=utcnow(), finished_at=utcnow()))
-        db.session.execute(sa.delete(BackfillBatch).where(BackfillBatch.job_id == job_id))
+        db.session.execute(sa.delete(BackfillBatch).where(BackfillBatch.job_id.in_(covered)))
     keep = set(spaces)
     for job in db.session.scalars(sa.select(BackfillJob).where(BackfillJob.state.in_(OPEN_STATES))):
         keep.update(job.spaces)
