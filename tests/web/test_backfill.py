@@ -136,3 +136,31 @@ def test_a_model_change_fills_a_new_key_space_while_the_old_index_serves_then_sw
 
         db.session.remove()
         db.engine.dispose()
+
+
+def test_while_an_indexer_runs_it_publishes_the_finished_backfill_itself(store_app, factory):
+    from web.matching.backfill import plan_job
+    from web.matching.backfill_queue import run_job
+    from web.matching.indexing import Indexer, publish_job
+
+    add_expert(store_app, factory, TEXTS[:3])
+    with store_app.app_context():
+        indexer = Indexer(store_app.config["INDEX_DIR"], "")
+        indexer.acquire()
+        try:
+            indexer.start()  # serves what is there (built in-process at start)
+            first = indexer.store.current_name()
+            add_expert(store_app, factory, TEXTS[3:6])
+            job, _ = plan_job("test")
+            run_job(job.id)
+            assert "the running indexer publishes" in publish_job(job.id)  # the lock is held: not published here
+            assert indexer.store.current_name() == first
+            message = indexer.publish_backfill()  # what its loop does at the next poll
+            assert message and message.endswith(f"(backfill job {job.id})")
+            assert indexer.store.current_name() != first
+        finally:
+            indexer.release()
+        from models import BackfillJob, db
+
+        assert db.session.get(BackfillJob, job.id).state == "published"
+        assert indexer.engine.live_item_count == 8
