@@ -90,9 +90,10 @@ def test_a_redone_batch_embeds_nothing(store_app, factory):
     add_expert(store_app, factory, TEXTS[:5])
     with store_app.app_context():
         job, _ = plan_job("test")
-        batch_id = db.session.scalar(db.select(BackfillBatch.id))
+        batch_id, texts = db.session.execute(db.select(BackfillBatch.id, BackfillBatch.texts)).one()
         assert embed_batch(batch_id) == 6
-        db.session.execute(db.update(BackfillBatch).values(done=False))  # as if the worker died before marking it
+        # As if the worker had died after storing the vectors and before marking the batch done:
+        db.session.execute(db.update(BackfillBatch).values(done=False, texts=texts))
         db.session.commit()
         assert embed_batch(batch_id) == 0  # its vectors are stored: nothing is embedded again
         assert db.session.get(BackfillJob, job.id).embedded_texts == 6
