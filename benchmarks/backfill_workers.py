@@ -63,17 +63,19 @@ def worker_env(database_url: str, instance: Path, queue: str, channels: str, url
 
 
 class Worker:
-    """``celery -A web.matching.worker worker --pool solo`` in its own process group."""
+    """``celery -A web.matching.worker worker --pool solo|prefork --concurrency 1`` in its own
+    process group."""
 
-    def __init__(self, name: str, env: dict, log: Path) -> None:
-        self.name, self.env, self.log_path = name, env, log
+    def __init__(self, name: str, env: dict, log: Path, pool: str = "solo") -> None:
+        self.name, self.env, self.log_path, self.pool = name, env, log, pool
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "web.matching.worker", "worker", "--pool", "solo", "-n", f"{self.name}@%h",
+            [sys.executable, "-m", "celery", "-A", "web.matching.worker", "worker", "--pool", self.pool, "--concurrency", "1",
+             "-n", f"{self.name}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
             cwd=PROJECT_ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         handle.close()

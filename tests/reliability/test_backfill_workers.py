@@ -65,9 +65,9 @@ def add_achievements(app, factory, texts: list[str]):
     return expert
 
 
-def start_worker(name, tmp_path, database_url, queue, **extra):
-    worker = bw.Worker(name, bw.worker_env(database_url, tmp_path / f"{name}-inst", queue, "st", **extra),
-                       tmp_path / f"{name}.log").start()
+def start_worker(name, tmp_path, database_url, queue, pool="solo"):
+    worker = bw.Worker(name, bw.worker_env(database_url, tmp_path / f"{name}-inst", queue, "st"),
+                       tmp_path / f"{name}.log", pool=pool).start()
     worker.wait_for(" ready.")
     return worker
 
@@ -142,9 +142,10 @@ def test_a_killed_workers_batch_is_redone_by_another_and_nothing_is_embedded_twi
         batch_ids = list(db.session.scalars(sa.select(BackfillBatch.id).where(BackfillBatch.job_id == job_id)))
         assert len(batch_ids) == 1
         enqueue(batch_ids)
-    first = start_worker("w1", tmp_path, database_url, queue)
+    # prefork: the parent acknowledges a task early unless acks_late (solo sends no ack until the task ends)
+    first = start_worker("w1", tmp_path, database_url, queue, pool="prefork")
     try:
-        first.wait_for("Task matcher.embed_batch[", timeout=120)
+        first.wait_for("backfill batch ", timeout=120)  # it has read the batch and is embedding it
         time.sleep(0.5)
         first.kill9()
     finally:
