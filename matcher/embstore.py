@@ -1,8 +1,10 @@
 """The embedding store: every text is embedded once per (channel fingerprint, role, text).
 
-Vectors live in a SQLite file (stdlib ``sqlite3``, WAL) keyed by the key space
-``<fingerprint>:<role>`` and the SHA-256 of the exact text the encoder receives (before its
-prefix), stored as float16 (cosine error below 1e-3). Rebuilds, restarts, quarantine recovery
+Vectors are keyed by the key space ``<fingerprint>:<role>`` and the SHA-256 of the exact text
+the encoder receives (before its prefix), stored as float16 (cosine error below 1e-3), either
+in the system-of-record database (table ``embedding_vectors``, a binary column, SQLite and
+PostgreSQL alike: what embedding workers on several machines share) or in a SQLite file of
+its own (stdlib ``sqlite3``, WAL; single machine, the test session). Rebuilds, restarts, quarantine recovery
 and reindexing with an unchanged model therefore embed nothing twice; a changed text gets a
 new key and is embedded once. A model change is a new fingerprint, hence a new key space: the
 old one keeps serving the old index until the new one is complete.
@@ -19,8 +21,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+import sqlalchemy as sa
 
 STORAGE = np.float16
 SEED_DIR = Path(__file__).resolve().parent.parent / "data" / "embeddings"
@@ -35,26 +39,130 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-class EmbeddingStore:
-    def __init__(self, path: str | Path | None, seeds: Iterable[Path] = ()) -> None:
-        """``path`` None keeps vectors in memory only (the batch CLI, tests of one engine)."""
-        self.path = Path(path) if path else None
-        self._memory: dict[tuple[str, str], np.ndarray] = {}
-        self._seed_files = [Path(p) for p in seeds]
-        self._seeds: dict[str, dict[str, np.ndarray]] | None = None
+class VectorRows(Protocol):
+    """Where the vectors live: ``rows`` are (key, dim, float16 bytes)."""
+
+    def get(self, space: str, keys: list[str]) -> list[tuple[str, int, bytes]]: ...
+    def put(self, space: str, rows: list[tuple[str, int, bytes]]) -> None: ...
+    def count(self, space: str | None) -> int: ...
+    def drop_except(self, keep: list[str]) -> int: ...
+
+
+class FileRows:
+    """A SQLite file of its own (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._lock = threading.Lock()
-        self.encoded = 0  # texts this process sent to an encoder through the store
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS vectors (space TEXT NOT NULL, key TEXT NOT NULL, "
-                             "dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (space, key)) WITHOUT ROWID")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (space TEXT NOT NULL, key TEXT NOT NULL, "
+                         "dim INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (space, key)) WITHOUT ROWID")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def get(self, space, keys):
+        out = []
+        with self._connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                out += conn.execute(
+                    f"SELECT key, dim, vec FROM vectors WHERE space = ? AND key IN ({','.join('?' * len(chunk))})",
+                    [space, *chunk]).fetchall()
+        return out
+
+    def put(self, space, rows):
+        with self._lock, self._connect() as conn:
+            conn.executemany("INSERT OR IGNORE INTO vectors (space, key, dim, vec) VALUES (?, ?, ?, ?)",
+                             [(space, *row) for row in rows])
+
+    def count(self, space):
+        with self._connect() as conn:
+            if space is None:
+                return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM vectors WHERE space = ?", (space,)).fetchone()[0])
+
+    def drop_except(self, keep):
+        with self._lock, self._connect() as conn:
+            cursor = conn.execute(f"DELETE FROM vectors WHERE space NOT IN ({','.join('?' * len(keep))})", keep) if keep \
+                else conn.execute("DELETE FROM vectors")
+            return cursor.rowcount
+
+
+VECTORS_TABLE = sa.Table(
+    "embedding_vectors", sa.MetaData(),
+    sa.Column("space", sa.String(64), primary_key=True), sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("dim", sa.Integer, nullable=False), sa.Column("vec", sa.LargeBinary, nullable=False))
+
+
+class DatabaseRows:
+    """The ``embedding_vectors`` table of the system-of-record database (created by its
+    migrations). ``engine`` is called for each operation, so a process that replaces its
+    engine (a fork, a test) keeps working. Writes never overwrite: two workers that embed
+    the same text store it once."""
+
+    def __init__(self, engine: Callable[[], sa.Engine]) -> None:
+        self.engine = engine
+
+    def get(self, space, keys):
+        out = []
+        t = VECTORS_TABLE
+        with self.engine().connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                out += [tuple(r) for r in conn.execute(
+                    sa.select(t.c.key, t.c.dim, t.c.vec).where(t.c.space == space, t.c.key.in_(chunk)))]
+        return out
+
+    def put(self, space, rows):
+        engine = self.engine()
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        values = [{"space": space, "key": k, "dim": d, "vec": v} for k, d, v in rows]
+        with engine.begin() as conn:
+            for start in range(0, len(values), 1000):
+                conn.execute(insert(VECTORS_TABLE).on_conflict_do_nothing(), values[start:start + 1000])
+
+    def count(self, space):
+        query = sa.select(sa.func.count()).select_from(VECTORS_TABLE)
+        if space is not None:
+            query = query.where(VECTORS_TABLE.c.space == space)
+        with self.engine().connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def drop_except(self, keep):
+        query = sa.delete(VECTORS_TABLE)
+        if keep:
+            query = query.where(VECTORS_TABLE.c.space.not_in(keep))
+        with self.engine().begin() as conn:
+            return conn.execute(query).rowcount
+
+
+class EmbeddingStore:
+    def __init__(self, path: str | Path | VectorRows | None, seeds: Iterable[Path] = ()) -> None:
+        """``path``: a SQLite file, a :class:`VectorRows` (e.g. :class:`DatabaseRows`), or None
+        to keep vectors in memory only (the batch CLI, tests of one engine)."""
+        if path is None or path == "":
+            self.rows: VectorRows | None = None
+        elif isinstance(path, (str, Path)):
+            self.rows = FileRows(Path(path))
+        else:
+            self.rows = path
+        self.path = self.rows.path if isinstance(self.rows, FileRows) else None
+        self._memory: dict[tuple[str, str], np.ndarray] = {}
+        self._seed_files = [Path(p) for p in seeds]
+        self._seeds: dict[str, dict[str, np.ndarray]] | None = None
+        self.encoded = 0  # texts this process sent to an encoder through the store
+
+    @property
+    def kind(self) -> str:
+        return "memory" if self.rows is None else ("file" if self.path else "database")
 
     def _seed_space(self, space: str) -> dict[str, np.ndarray]:
         if self._seeds is None:
@@ -78,27 +186,20 @@ class EmbeddingStore:
             if vec is not None:
                 found[key] = vec
         missing = [k for k in dict.fromkeys(keys) if k not in found]
-        if missing and self.path is not None:
-            with self._connect() as conn:
-                for start in range(0, len(missing), 500):
-                    chunk = missing[start:start + 500]
-                    rows = conn.execute(
-                        f"SELECT key, dim, vec FROM vectors WHERE space = ? AND key IN ({','.join('?' * len(chunk))})",
-                        [space, *chunk]).fetchall()
-                    for key, dim, blob in rows:
-                        found[key] = np.frombuffer(blob, dtype=STORAGE).reshape(dim)
+        if missing and self.rows is not None:
+            for key, dim, blob in self.rows.get(space, missing):
+                found[key] = np.frombuffer(blob, dtype=STORAGE).reshape(dim)
         return found
 
     def put_many(self, space: str, vectors: dict[str, np.ndarray]) -> None:
         if not vectors:
             return
-        if self.path is None:
+        if self.rows is None:
             for key, vec in vectors.items():
                 self._memory[(space, key)] = np.asarray(vec, dtype=STORAGE)
             return
-        rows = [(space, key, int(vec.shape[-1]), np.asarray(vec, dtype=STORAGE).tobytes()) for key, vec in vectors.items()]
-        with self._lock, self._connect() as conn:
-            conn.executemany("INSERT OR REPLACE INTO vectors (space, key, dim, vec) VALUES (?, ?, ?, ?)", rows)
+        self.rows.put(space, [(key, int(vec.shape[-1]), np.asarray(vec, dtype=STORAGE).tobytes())
+                              for key, vec in vectors.items()])
 
     def embed(self, space: str, texts: list[str], encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
         """Vectors for ``texts`` (float32, one row each): from the store where present, the
@@ -118,19 +219,12 @@ class EmbeddingStore:
         return out
 
     def count(self, space: str | None = None) -> int:
-        if self.path is None:
+        if self.rows is None:
             return sum(1 for s, _ in self._memory if space is None or s == space)
-        with self._connect() as conn:
-            if space is None:
-                return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
-            return int(conn.execute("SELECT count(*) FROM vectors WHERE space = ?", (space,)).fetchone()[0])
+        return self.rows.count(space)
 
     def drop_spaces_except(self, keep: Iterable[str]) -> int:
         """Remove key spaces of models no longer in use; returns the rows removed."""
-        if self.path is None:
+        if self.rows is None:
             return 0
-        keep = list(keep)
-        with self._lock, self._connect() as conn:
-            cursor = conn.execute(f"DELETE FROM vectors WHERE space NOT IN ({','.join('?' * len(keep))})", keep) if keep \
-                else conn.execute("DELETE FROM vectors")
-            return cursor.rowcount
+        return self.rows.drop_except(list(keep))

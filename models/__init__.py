@@ -28,6 +28,7 @@ from .base import (
     utcnow,
 )
 from .coordination import DigestMark, SuggestionDismissal
+from .embeddings import BackfillBatch, BackfillJob, EmbeddingVector
 from .events import EventExpert, EventNeed, EventSlot, MatchmakingEvent
 from .experts import Achievement, ExpertConflict, ExpertProfile
 from .interests import NeedInterest
@@ -111,6 +112,9 @@ __all__ = [
     "RankerModel",
     "SuggestionDismissal",
     "DigestMark",
+    "EmbeddingVector",
+    "BackfillJob",
+    "BackfillBatch",
     "EmailMessage",
     "Role",
     "AccountStatus",

@@ -63,21 +63,54 @@ def demo_credentials_command() -> None:
     click.echo(describe_credentials(current_app.instance_path))
 
 
+def _backfill(quiet: bool, batch_size: int | None, reason: str) -> None:
+    from .matching.backfill import job_progress, plan_job
+    from .matching.backfill_queue import run_job
+    from .matching.indexing import publish_job
+
+    job, resumed = plan_job(reason, batch_size=batch_size)
+    progress = job_progress(job)
+    click.echo(f"{'resuming' if resumed else 'started'} backfill job {job.id}: {progress['done']} of "
+               f"{progress['total']} texts embedded, {progress['batches']} batches, "
+               + (f"workers on {current_app.config['BACKFILL_QUEUE']}" if current_app.config["BACKFILL_BROKER_URL"]
+                  else "in this process"))
+    bar = None
+    if not quiet and job.total_texts:
+        from tqdm import tqdm
+
+        bar = tqdm(total=job.total_texts, initial=job.done_texts, unit="text", desc=f"backfill {job.id}",
+                   dynamic_ncols=True, smoothing=0.1)
+
+    def show(current) -> None:
+        if bar is not None and current.done_texts != bar.n:
+            bar.update(current.done_texts - bar.n)
+
+    job = run_job(job.id, show)
+    if bar is not None:
+        bar.close()
+    progress = job_progress(job)
+    click.echo(f"backfill job {job.id} {job.state}: {progress['done']} texts, {progress['embedded']} embedded")
+    if job.state == "embedded":
+        click.echo(publish_job(job.id))
+
+
 @matcher_cli.command("reindex")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def reindex_command(quiet: bool) -> None:
-    """Rebuild the whole index from the database (waits for a running indexer's lock)."""
-    from .matching.indexing import Indexer, IndexerBusy
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, help="texts per batch (MATCHER_BACKFILL_BATCH)")
+def reindex_command(quiet: bool, batch_size: int | None) -> None:
+    """Embed what the store lacks (a resumable backfill job; workers if a broker is set), then
+    rebuild the index from the store and publish it. Suggestions keep coming from the last
+    snapshot meanwhile; run it again after a crash to resume."""
+    _backfill(quiet, batch_size, "reindex command")
 
-    indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"], progress=not quiet)
-    try:
-        indexer.acquire()
-    except IndexerBusy as exc:
-        raise click.ClickException(f"{exc}; stop the indexer or let it rebuild (it rebuilds stale indexes itself)") from None
-    try:
-        click.echo(indexer.rebuild("reindex command"))
-    finally:
-        indexer.release()
+
+@matcher_cli.command("backfill")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, help="texts per batch (MATCHER_BACKFILL_BATCH)")
+def backfill_command(quiet: bool, batch_size: int | None) -> None:
+    """The same job as ``reindex``: when an indexer is running, it publishes the snapshot at
+    its next poll once every batch is done."""
+    _backfill(quiet, batch_size, "backfill command")
 
 
 @matcher_cli.command("indexer")

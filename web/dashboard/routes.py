@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from ..access import STAFF, roles_required
 from ..domain import stats
 from ..domain.errors import ValidationError, localize
+from ..matching.backfill import backfill_status
 from . import bp, charts
 
 STAGE_LABELS = {
@@ -87,7 +88,7 @@ def index():
     ]
     return render_template(
         "dashboard/index.html", filters=filters, error=error, field_errors=field_errors, report=report,
-        totals=stats.summary(), stage_labels=STAGE_LABELS, breakdowns=breakdowns,
+        totals=stats.summary(), stage_labels=STAGE_LABELS, breakdowns=breakdowns, backfill=backfill_status(),
         funnel_bars=charts.funnel_bars(report["overall"], report["stages"], STAGE_LABELS),
     ), 400 if error else 200
 

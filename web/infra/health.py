@@ -27,6 +27,13 @@ def health_report() -> dict:
     from ..matching.search import index_status
 
     report["index"] = index_status()
+    try:
+        from ..matching.backfill import backfill_status
+
+        report["backfill"] = backfill_status()  # the job's own row: the same on every node
+    except sa.exc.SQLAlchemyError as exc:
+        db.session.rollback()
+        report["backfill"] = {"error": type(exc).__name__}
     report["dense_channels"] = channel_status()
     if any(c["status"] != "ok" for c in report["dense_channels"].values()) and report["status"] == "ok":
         report["status"] = "degraded"  # matching goes on with the channels that work

@@ -11,12 +11,21 @@ from flask import current_app
 
 from matcher import EmbeddingStore, Engine, MatcherConfig
 from matcher.embedding import CHINESE_PROBE, load_channels, parse_channel_names
-from matcher.embstore import shipped_seeds
+from matcher.embstore import DatabaseRows, shipped_seeds
+from models import db
 
 
 @functools.lru_cache(maxsize=4)
 def embedding_store(path: str) -> EmbeddingStore:
+    """``database``: the ``embedding_vectors`` table of the app's database (shared by every
+    machine); otherwise a SQLite file of its own; empty: memory only."""
+    if path == "database":
+        return EmbeddingStore(DatabaseRows(lambda: db.engine), seeds=shipped_seeds())
     return EmbeddingStore(path or None, seeds=shipped_seeds())
+
+
+def configured_store() -> EmbeddingStore:
+    return embedding_store(current_app.config.get("EMBEDDING_STORE", ""))
 
 
 def configured_channels(model_spec: str | None = None):
@@ -27,7 +36,7 @@ def configured_channels(model_spec: str | None = None):
 
 def new_engine(model_spec: str | None = None) -> Engine:
     encoders, _errors = configured_channels(model_spec)
-    return Engine(MatcherConfig(), encoders, store=embedding_store(current_app.config.get("EMBEDDING_STORE", "")))
+    return Engine(MatcherConfig(), encoders, store=configured_store())
 
 
 _probes: dict[tuple[int, str], str | None] = {}

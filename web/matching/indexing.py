@@ -180,6 +180,22 @@ class Indexer:
         self._mark_processed(ids)
         return len(ids)
 
+    def publish_backfill(self) -> str | None:
+        """If a backfill job for this engine's key spaces has every batch embedded: rebuild
+        from the store (embedding nothing), publish, then drop unused key spaces."""
+        from .backfill import job_to_publish, mark_published, spaces_of
+
+        encoders = self.engine.encoders if self.engine is not None else self.new_engine().encoders
+        spaces = spaces_of(encoders)
+        job = job_to_publish(spaces)
+        job_id = job.id if job is not None else None
+        db.session.rollback()
+        if job_id is None:
+            return None
+        message = self.rebuild(f"backfill job {job_id}")
+        mark_published(job_id, spaces)
+        return message
+
     def _mark_processed(self, ids: list[int]) -> None:
         now = utcnow()
         for start in range(0, len(ids), 1000):
@@ -190,6 +206,7 @@ class Indexer:
     def run(self, stop: threading.Event, poll_seconds: float = 1.0, on_error: Callable[[Exception], None] | None = None) -> None:
         while not stop.is_set():
             try:
+                self.publish_backfill()
                 applied = self.drain()
             except Exception as exc:  # keep the loop alive; the error is logged and retried
                 db.session.rollback()
@@ -246,3 +263,18 @@ def start_indexer_thread(app) -> threading.Thread:
     thread.stop_event = stop  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def publish_job(job_id: int) -> str:
+    """Publish a finished backfill now if no indexer runs; else the running one does."""
+    from flask import current_app
+
+    indexer = Indexer(current_app.config["INDEX_DIR"], current_app.config["MATCHER_EMBEDDING_MODEL"])
+    try:
+        indexer.acquire()
+    except IndexerBusy:
+        return f"backfill job {job_id}: the running indexer publishes a snapshot from the store at its next poll"
+    try:
+        return indexer.publish_backfill() or f"backfill job {job_id}: nothing to publish (not for the configured model)"
+    finally:
+        indexer.release()
