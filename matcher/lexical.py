@@ -241,26 +241,22 @@ class LexicalIndex:
         return out
 
     def _main_scores(self, positions: np.ndarray, query: dict[str, float]) -> np.ndarray:
-        """Weighted BM25 sums of main-segment documents at ``positions``, in the query's order
-        of terms (float32, as a sparse matrix-vector product would add them)."""
-        order = np.argsort(positions, kind="stable")
-        wanted = positions[order]
-        total = np.zeros(len(wanted), dtype=np.float32)
+        """Weighted BM25 sums of main-segment documents at ``positions``: each query token's
+        postings are mapped to candidate slots through a per-call position table (one pass
+        over the postings; no shared state, so threads may score at once)."""
+        slot = np.full(self.n_docs, -1, dtype=np.int32)
+        slot[positions] = np.arange(len(positions), dtype=np.int32)
+        total = np.zeros(len(positions), dtype=np.float32)
         indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
         for token, weight in query.items():
             tid = self.vocab.get(token)
             if tid is None:
                 continue
             lo, hi = int(indptr[tid]), int(indptr[tid + 1])
-            if lo == hi:
-                continue
-            column = indices[lo:hi]
-            hits = np.minimum(np.searchsorted(column, wanted), hi - lo - 1)
-            present = column[hits] == wanted
-            total[present] += np.float32(weight) * data[lo:hi][hits[present]]
-        result = np.empty_like(total)
-        result[order] = total
-        return result
+            hit = slot[indices[lo:hi]]
+            present = hit >= 0
+            total[hit[present]] += np.float32(weight) * data[lo:hi][present]
+        return total
 
     def tokens_in(self, item_ids: list[int], tokens: list[str]) -> dict[int, set[str]]:
         """Which of ``tokens`` each item contains: one vectorised lookup per token."""

@@ -9,14 +9,13 @@ never calls back into a database while ranking.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import matched_terms
+from .evidence import evidence_terms, matched_terms
 from .fusion import band, fuse, load_calibration, pair_key, scale
 from .records import ExpertAttributes, NeedRecord
 from .scoring import aggregate, features, hard_constraints
@@ -255,22 +254,22 @@ class RankingMixin:
                                       key=lambda i, p=item_parts[s.expert_id]: (-self._item_relevance(query, p, i), i))
                   for s in suggestions}
         found = self.lexical.tokens_in(sorted({i for r in ranked.values() for i in r[:2]}), list(query.terms))
-        idf = functools.lru_cache(maxsize=None)(self.lexical.idf)
+        terms = evidence_terms(query, self.lexical.idf, self.text.user_terms)
         for suggestion in suggestions:
-            self._explain(query, suggestion, item_parts[suggestion.expert_id], ranked[suggestion.expert_id], found, idf)
+            self._explain(query, suggestion, item_parts[suggestion.expert_id], ranked[suggestion.expert_id], found, terms)
 
     def _explain(self, query: Query, suggestion: Suggestion, parts: dict, ranked: list[int] | None = None,
-                 found: dict[int, set[str]] | None = None, idf=None) -> None:
+                 found: dict[int, set[str]] | None = None, terms: list[str] | None = None) -> None:
         """Evidence: the expert's items most relevant to this need first, and the need's terms
         found in the closest ones (function words, bare numbers and stray characters left out)."""
         if ranked is None:
             ranked = sorted(parts["items"], key=lambda i: (-self._item_relevance(query, parts, i), i))
         if found is None:
             found = self.lexical.tokens_in(ranked[:2], list(query.terms))
-        terms = matched_terms(query, ranked[:2], found, idf or self.lexical.idf, self.text.user_terms)
+        matched = matched_terms(query, ranked[:2], found, self.lexical.idf, self.text.user_terms, terms)
         best = ranked[0]
         suggestion.evidence = {
-            "matched_terms": terms,
+            "matched_terms": matched,
             "best_item": {"kind": self.item_kind[best], "ref": self.item_ref[best], "title": self.item_title[best],
                           "year": self.item_year[best], "score": round(max(0.0, min(1.0, self._item_relevance(query, parts, best))), 4)},
             "item_order": [self.item_ref[i] for i in ranked if self.item_ref[i]],
