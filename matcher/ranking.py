@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .evidence import matched_terms
+from .evidence import evidence_terms, matched_terms
 from .fusion import band, fuse, lexical_value, load_calibration, pair_key, scale
 from .records import ExpertAttributes, NeedRecord
 from .scoring import aggregate, features, hard_constraints
@@ -132,15 +132,15 @@ class RankingMixin:
             return []
         item_parts = self._item_parts(query, candidates)
         attributes = attributes or {}
-        scored = [self._score_expert(query, e, item_parts[e], attributes.get(e)) for e in candidates]
-        eligible = sorted((s for s in scored if not s.excluded), key=lambda s: (-s.score, s.expert_id))
-        excluded = sorted((s for s in scored if s.excluded), key=lambda s: (-s.score, s.expert_id))
+        weights: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        scored = [self._score_expert(query, e, item_parts[e], attributes.get(e), weights) for e in candidates]
+        eligible = sorted((s for s in scored if not s[0].excluded), key=lambda s: (-s[0].score, s[0].expert_id))
+        excluded = sorted((s for s in scored if s[0].excluded), key=lambda s: (-s[0].score, s[0].expert_id))
         if limit is not None:
             eligible, excluded = eligible[:limit], excluded[:limit]
-        result = eligible + (excluded if include_excluded else [])
+        result = [self._finish(*s) for s in eligible + (excluded if include_excluded else [])]
         if explain:
-            for suggestion in result:
-                self._explain(query, suggestion, item_parts[suggestion.expert_id])
+            self._explain_all(query, result, item_parts)
         return result
 
     # -- scoring -------------------------------------------------------------------------------
@@ -157,8 +157,14 @@ class RankingMixin:
         return {e: {"items": self.expert_items[e], "lexical": lexical, "whole": whole[e], "dense": dense} for e in candidates}
 
     def _expert_lang(self, item_ids: list[int]) -> str:
-        langs = Counter(self.item_lang[i] for i in item_ids if self.item_lang[i] in ("zh", "en"))
-        return langs.most_common(1)[0][0] if langs else "zh"
+        """The most common of zh / en among the items (the first seen on a tie), else zh."""
+        counts: dict[str, int] = {}
+        item_lang = self.item_lang
+        for i in item_ids:
+            lang = item_lang[i]
+            if lang == "zh" or lang == "en":
+                counts[lang] = counts.get(lang, 0) + 1
+        return max(counts, key=counts.__getitem__) if counts else "zh"
 
     def _channel_scores(self, parts: dict) -> dict[str, float]:
         cfg = self.config
@@ -183,14 +189,22 @@ class RankingMixin:
             parts["semantic"] = semantic
         return parts
 
-    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None) -> Suggestion:
+    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None,
+                      weights: dict | None = None) -> tuple[Suggestion, dict, dict, dict, dict]:
+        """The expert's score (and what :meth:`_finish` needs to explain it). ``weights``
+        caches the weights per language pair within one ranking."""
         cfg = self.config
         attrs = attrs or _NO_ATTRIBUTES
         ids = parts["items"]
         pair = pair_key(query.lang, self._expert_lang(ids))
         raw = self._channel_scores(parts)
         text_values = self.text_parts(pair, raw)
-        text_weights, feature_weights = cfg.score_weights(pair)
+        cached = weights.get(pair) if weights is not None else None
+        if cached is None:
+            cached = cfg.score_weights(pair)
+            if weights is not None:
+                weights[pair] = cached
+        text_weights, feature_weights = cached
         present = {p: w for p, w in text_weights.items() if p in text_values}
         total = sum(present.values())
         scale_to = sum(text_weights.values())
@@ -201,16 +215,24 @@ class RankingMixin:
             latest_year = max((self.item_year[i] for i in ids if self.item_year[i]), default=None)
         values = features(self.taxonomy, query.need, attrs, latest_year, cfg.recency_full_years, cfg.recency_zero_years)
         score = text + sum(w * values.get(code, 0.0) for code, w in feature_weights.items())
-        relevance = load_calibration().probability(score)
-        reasons = [{"code": p, "value": round(text_values[p], 4), "weight": round(w, 4),
-                    "contribution": round(w * text_values[p], 4)} for p, w in text_w.items()]
-        reasons += [{"code": code, "value": round(values.get(code, 0.0), 4), "weight": round(w, 4),
-                     "contribution": round(w * values.get(code, 0.0), 4)} for code, w in feature_weights.items()]
-        return Suggestion(expert_id=expert_id, score=round(float(score), 6), text_score=round(float(text), 6),
-                          relevance=round(relevance, 4), band=band(relevance), reasons=reasons,
-                          flags=["full_capacity"] if attrs.remaining_capacity == 0 else [],
-                          excluded=hard_constraints(query.need, attrs),
-                          channels={c: round(float(v), 4) for c, v in raw.items()})
+        suggestion = Suggestion(expert_id=expert_id, score=round(float(score), 6), text_score=round(float(text), 6),
+                                flags=["full_capacity"] if attrs.remaining_capacity == 0 else [],
+                                excluded=hard_constraints(query.need, attrs))
+        return suggestion, raw, text_values, text_w, {"values": values, "weights": feature_weights}
+
+    @staticmethod
+    def _finish(suggestion: Suggestion, raw: dict, text_values: dict, text_w: dict, feature: dict) -> Suggestion:
+        """Calibrated relevance, band, reasons and raw channel scores: only for the experts
+        returned, not for every candidate."""
+        values, feature_weights = feature["values"], feature["weights"]
+        suggestion.relevance = round(load_calibration().probability(suggestion.score), 4)
+        suggestion.band = band(suggestion.relevance)
+        suggestion.reasons = [{"code": p, "value": round(text_values[p], 4), "weight": round(w, 4),
+                               "contribution": round(w * text_values[p], 4)} for p, w in text_w.items()]
+        suggestion.reasons += [{"code": code, "value": round(values.get(code, 0.0), 4), "weight": round(w, 4),
+                                "contribution": round(w * values.get(code, 0.0), 4)} for code, w in feature_weights.items()]
+        suggestion.channels = {c: round(float(v), 4) for c, v in raw.items()}
+        return suggestion
 
     # -- explanation ---------------------------------------------------------------------------
     def _item_relevance(self, query: Query, parts: dict, item_id: int) -> float:
@@ -226,15 +248,29 @@ class RankingMixin:
         total = sum(present.values()) or 1.0
         return sum(w / total * values[p] for p, w in present.items())
 
-    def _explain(self, query: Query, suggestion: Suggestion, parts: dict) -> None:
+    def _explain_all(self, query: Query, suggestions: list[Suggestion], item_parts: dict[str, dict]) -> None:
+        """Evidence for each suggestion (see :meth:`_explain`), looking the need's terms up in
+        all their closest items at once."""
+        ranked = {s.expert_id: sorted(item_parts[s.expert_id]["items"],
+                                      key=lambda i, p=item_parts[s.expert_id]: (-self._item_relevance(query, p, i), i))
+                  for s in suggestions}
+        found = self.lexical.tokens_in(sorted({i for r in ranked.values() for i in r[:2]}), list(query.terms))
+        terms = evidence_terms(query, self.lexical.idf, self.text.user_terms)
+        for suggestion in suggestions:
+            self._explain(query, suggestion, item_parts[suggestion.expert_id], ranked[suggestion.expert_id], found, terms)
+
+    def _explain(self, query: Query, suggestion: Suggestion, parts: dict, ranked: list[int] | None = None,
+                 found: dict[int, set[str]] | None = None, terms: list[str] | None = None) -> None:
         """Evidence: the expert's items most relevant to this need first, and the need's terms
         found in the closest ones (function words, bare numbers and stray characters left out)."""
-        ranked = sorted(parts["items"], key=lambda i: (-self._item_relevance(query, parts, i), i))
-        found = self.lexical.tokens_in(ranked[:2], list(query.terms))
-        terms = matched_terms(query, ranked[:2], found, self.lexical.idf, self.text.user_terms)
+        if ranked is None:
+            ranked = sorted(parts["items"], key=lambda i: (-self._item_relevance(query, parts, i), i))
+        if found is None:
+            found = self.lexical.tokens_in(ranked[:2], list(query.terms))
+        matched = matched_terms(query, ranked[:2], found, self.lexical.idf, self.text.user_terms, terms)
         best = ranked[0]
         suggestion.evidence = {
-            "matched_terms": terms,
+            "matched_terms": matched,
             "best_item": {"kind": self.item_kind[best], "ref": self.item_ref[best], "title": self.item_title[best],
                           "year": self.item_year[best], "score": round(max(0.0, min(1.0, self._item_relevance(query, parts, best))), 4)},
             "item_order": [self.item_ref[i] for i in ranked if self.item_ref[i]],

@@ -60,7 +60,9 @@ class VectorIndex:
     def build(self, vectors: np.ndarray, alive: np.ndarray | None = None) -> None:
         """Replace everything with ``vectors`` (ids 0..n-1) and choose the index type."""
         vectors = vectors.reshape(-1, self.dim)
-        self._vectors = vectors.astype(STORAGE)
+        # No copy when the caller already holds float16 (a rebuild of 600k vectors per channel
+        # would otherwise hold both at its peak).
+        self._vectors = np.ascontiguousarray(vectors, dtype=STORAGE)
         self._count = len(vectors)
         self.alive = np.ones(self._count, dtype=bool) if alive is None else alive.astype(bool).copy()
         live_ids = np.flatnonzero(self.alive[: self._count]).astype(np.int64)

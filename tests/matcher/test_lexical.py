@@ -73,3 +73,22 @@ def test_grouped_build_equals_concatenated_documents():
     concatenated.build({0: items[0] + items[1], 1: items[2] + items[3]})
     query = {"a": 1.0, "c": 0.5, "d": 1.0}
     assert np.allclose(grouped.scores(query, 2), concatenated.scores(query, 2))
+
+
+def test_scores_of_chosen_items_equal_the_full_pass_also_after_a_reload(tmp_path):
+    rng = np.random.default_rng(3)
+    vocabulary = [f"t{i}" for i in range(60)]
+    docs = {i: list(rng.choice(vocabulary, size=int(rng.integers(1, 25)))) for i in range(400)}
+    index = LexicalIndex()
+    index.build(docs)
+    index.remove(5)
+    index.set(9, ["t1", "t2", "t2"])
+    index.set(401, ["t3", "t1"])
+    query = {"t1": 1.0, "t2": 0.5, "t3": 1.0, "t40": 0.7, "unknown": 1.0}
+    chosen = np.array([401, 300, 5, 9, 0, 17, 399, 150, 151, 2], dtype=np.int64)
+    full = index.scores(query, 402)
+    assert np.allclose(index.scores_for(chosen, query), full[chosen], atol=1e-6)
+    assert full[chosen].min() == 0.0 and (full[chosen] > 0).sum() >= 6
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert np.allclose(loaded.scores_for(chosen, query), full[chosen], atol=1e-6)
