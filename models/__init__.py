@@ -33,6 +33,7 @@ from .matches import Match, MatchEvent
 from .needs import Need
 from .notifications import EmailMessage, Notification
 from .outbox import OutboxEntry
+from .outcomes import MatchOutcome
 from .ranking import RankerModel, SuggestionImpression
 
 db = SQLAlchemy(metadata=Base.metadata)
@@ -98,6 +99,7 @@ __all__ = [
     "ExpertConflict",
     "Match",
     "MatchEvent",
+    "MatchOutcome",
     "OutboxEntry",
     "Notification",
     "MatchmakingEvent",

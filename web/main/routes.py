@@ -47,11 +47,12 @@ def healthz():
 @bp.route("/notifications")
 @authenticated
 def notifications():
-    from ..domain.notify import message, notifications_for
+    from ..domain.notify import about_notification, message, notifications_for
     from ..forms import ActionForm
 
     items = notifications_for(current_user)
-    return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm())
+    return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm(),
+                           about=lambda n: about_notification(n, current_user))
 
 
 @bp.route("/notifications/read", methods=["POST"])
