@@ -15,7 +15,19 @@ from itertools import count
 import pytest
 import sqlalchemy as sa
 
-from models import EmailMessage, Match, MatchEvent, MatchOutcome, MatchStatus, Need, NeedStatus, Notification, User, db, write_transaction
+from models import (
+    EmailMessage,
+    Match,
+    MatchEvent,
+    MatchOutcome,
+    MatchStatus,
+    Need,
+    NeedStatus,
+    Notification,
+    User,
+    db,
+    write_transaction,
+)
 from web.domain import lifecycle as lc
 from web.domain import matches as svc
 from web.domain import needs as need_service
