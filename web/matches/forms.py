@@ -9,6 +9,7 @@ from ..domain.lifecycle import RULE, Action
 from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
 
 REJECT_REASONS = RULE[Action.REJECT_CONTRACT].reasons
+_DATE, _AMOUNT = spec.OUTCOME.fields["date"], spec.OUTCOME.fields["amount"]
 
 DECLINE_LABELS = {
     "not_my_field": _l("Not my field"),
@@ -48,8 +49,8 @@ class OutcomeForm(FlaskForm):
     are read as text: the service checks them and names the field that is wrong."""
 
     status = HiddenField()
-    date = StringField(_l(spec.OUTCOME["date"].form_label.msgid), validators=[Optional(), Length(max=40)])
-    amount = StringField(_l(spec.OUTCOME["amount"].form_label.msgid), validators=[Optional(), Length(max=40)])
+    date = StringField(_l(_DATE.form_label.msgid), validators=[Optional(), Length(max=40)])
+    amount = StringField(_l(_AMOUNT.form_label.msgid), validators=[Optional(), Length(max=40)])
     reason = SelectField(_l("Reason for closing"), choices=[SelectChoice("", "—")] + [SelectChoice(k, CLOSE_LABELS[k]) for k in CLOSE_REASONS],
                          validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
