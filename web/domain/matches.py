@@ -213,7 +213,9 @@ def act(actor: User, match_id: int, action: Action, *, reason: str = "", note: s
     note = note or ""
     reason = checked_reason(action, reason, note)
     cleaned = None
-    if action in RECORDS:
+    if action in RECORDS and not RULE[action].done(side, match.status):
+        if transition(match.status, action, side) is None:  # say so before judging the details of a step that cannot come
+            raise IllegalTransition(_refusal(match, action, side))
         cleaned = outcomes.clean_outcome(action, {"note": note, **(details or {})}, match)
         note = cleaned["note"]
     with write_transaction() as session:
