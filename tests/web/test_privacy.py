@@ -32,7 +32,8 @@ STATES = {
     "enterprise_declined": [("expert", "respond", ACCEPT), ("enterprise", "respond", {"accept": False, "reason": "budget"})],
     "connected": [("expert", "respond", ACCEPT), ("enterprise", "respond", ACCEPT)],
     "contract": [("enterprise", "respond", ACCEPT), ("expert", "respond", ACCEPT), ("expert", "outcome", {"status": "intent"}),
-                 ("enterprise", "outcome", {"status": "contract"})],
+                 ("enterprise", "outcome", {"status": "contract", "amount": 12}),
+                 ("expert", "confirmation", {"status": "contract", "confirm": True})],
     "closed_before_connect": [("enterprise", "respond", ACCEPT),
                               ("coordinator", "outcome", {"status": "closed", "reason": "no_response"})],
 }
