@@ -232,13 +232,14 @@ def test_the_api_records_confirms_and_rejects_with_field_errors(app, client, cas
     with app.app_context():
         match_id = connected(cast)
         as_ = {who: {"Authorization": f"Bearer {issue_token(user(cast[who]))}"} for who in ("expert", "enterprise")}
+        today = local_today().isoformat()
     url = f"/api/v1/matches/{match_id}"
     bad = client.post(f"{url}/outcome", headers=as_["enterprise"], json={"status": "contract", "amount": -2})
     assert bad.status_code == 400 and set(bad.get_json()["error"]["fields"]) == {"amount"}
     bad = client.post(f"{url}/outcome", headers=as_["enterprise"], json={"status": "contract", "amount": 20, "date": "1.12.2026"})
     assert bad.status_code == 400 and set(bad.get_json()["error"]["fields"]) == {"date"}
     recorded = client.post(f"{url}/outcome", headers=as_["enterprise"],
-                           json={"status": "contract", "amount": 20, "date": local_today().isoformat(), "note": "盖章"})
+                           json={"status": "contract", "amount": 20, "date": today, "note": "盖章"})
     body = recorded.get_json()
     assert recorded.status_code == 200 and body["status"] == "contract_by_enterprise"
     assert body["awaiting_confirmation"] == {"step": "contract", "by": ["expert"], "or_coordinator": True}
