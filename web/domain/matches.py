@@ -210,7 +210,7 @@ def act(actor: User, match_id: int, action: Action, *, reason: str = "", note: s
     side = side_of(actor, match)
     if not may_ever(side, action):
         raise PermissionDenied(f"the {side.value} of a match may not take the action {action.value}")
-    note = note or ""
+    note = (note or "").strip()
     reason = checked_reason(action, reason, note)
     cleaned = None
     if action in RECORDS and not RULE[action].done(side, match.status):

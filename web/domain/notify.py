@@ -44,11 +44,13 @@ def message(kind: str) -> str:
     }.get(kind, kind)
 
 
-def about(match: Match, user: User) -> str:
+def about(match: Match, user: User, *, mail: bool = False) -> str:
     """Which need and which other party a notification is about, as ``user`` may see them:
-    an anonymous need's enterprise stays unnamed to the expert until the match is connected."""
+    an anonymous need's enterprise stays unnamed to the expert until the match is connected,
+    and always in an e-mail (which may be printed to the log)."""
     expert = _("expert %(name)s", name=match.expert.name)
-    if match.connected_at is not None or not match.need.anonymous or user.role != Role.EXPERT:
+    revealed = match.connected_at is not None and not mail
+    if revealed or not match.need.anonymous or user.role != Role.EXPERT:
         enterprise = _("enterprise %(name)s", name=match.need.organization.name)
     else:
         enterprise = _("an enterprise that stays anonymous until both sides accept")
@@ -94,7 +96,7 @@ def notify_match(session: Session, match: Match, status: MatchStatus, actor: Use
         with force_locale(user.locale or "zh"):
             subject = _("[Matchmaking] %(title)s", title=match.need.title[:80])
             link = _match_link(user, match)
-            body = f"{message(kind)}\n\n{about(match, user)}\n{link}\n"
+            body = f"{message(kind)}\n\n{about(match, user, mail=True)}\n{link}\n"
         session.add(EmailMessage(recipient=user.email, subject=subject, body=body))
 
 
