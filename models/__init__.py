@@ -36,6 +36,7 @@ from .matches import Match, MatchEvent
 from .needs import Need
 from .notifications import EmailMessage, Notification
 from .outbox import OutboxEntry
+from .outcomes import MatchOutcome
 from .ranking import RankerModel, SuggestionImpression
 
 db = SQLAlchemy(metadata=Base.metadata)
@@ -102,6 +103,7 @@ __all__ = [
     "Match",
     "MatchEvent",
     "NeedInterest",
+    "MatchOutcome",
     "OutboxEntry",
     "Notification",
     "MatchmakingEvent",

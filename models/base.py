@@ -116,4 +116,9 @@ class MatchStatus(str, enum.Enum):
     CONTRACT = "contract"
     COMPLETED = "completed"
     CLOSED = "closed"
+    # A contract or completion recorded by one side, awaiting the other side's confirmation.
+    CONTRACT_BY_EXPERT = "contract_by_expert"
+    CONTRACT_BY_ENTERPRISE = "contract_by_enterprise"
+    COMPLETED_BY_EXPERT = "completed_by_expert"
+    COMPLETED_BY_ENTERPRISE = "completed_by_enterprise"
 

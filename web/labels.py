@@ -55,6 +55,10 @@ MATCH_STATUS = {
     MatchStatus.CONTRACT: _l("Contract signed"),
     MatchStatus.COMPLETED: _l("Completed"),
     MatchStatus.CLOSED: _l("Closed"),
+    MatchStatus.CONTRACT_BY_EXPERT: _l("Contract recorded by the expert, awaiting confirmation"),
+    MatchStatus.CONTRACT_BY_ENTERPRISE: _l("Contract recorded by the enterprise, awaiting confirmation"),
+    MatchStatus.COMPLETED_BY_EXPERT: _l("Completion recorded by the expert, awaiting confirmation"),
+    MatchStatus.COMPLETED_BY_ENTERPRISE: _l("Completion recorded by the enterprise, awaiting confirmation"),
 }
 
 

@@ -41,13 +41,20 @@ def test_need_to_connected_match_through_the_api(client, factory):
     assert connected["contacts"]["expert"]["phone"] == "13912345678"
     assert client.get(f"/api/v1/experts/{expert.expert_id}", headers=e_h).get_json()["contacts"]["wechat"] == "nvh_li"
 
-    for status in ("intent", "contract", "completed"):
-        response = client.post(f"/api/v1/matches/{match_id}/outcome", headers=c_h, json={"status": status, "note": "ok"})
-        assert response.status_code == 200 and response.get_json()["status"] == status
+    intent = client.post(f"/api/v1/matches/{match_id}/outcome", headers=x_h, json={"status": "intent", "note": "ok"})
+    assert intent.status_code == 200 and intent.get_json()["status"] == "intent"
+    contract = client.post(f"/api/v1/matches/{match_id}/outcome", headers=e_h, json={"status": "contract", "amount": 30})
+    assert contract.status_code == 200 and contract.get_json()["status"] == "contract_by_enterprise"  # the expert confirms
+    confirmed = client.post(f"/api/v1/matches/{match_id}/confirmation", headers=x_h, json={"status": "contract", "confirm": True})
+    assert confirmed.status_code == 200 and confirmed.get_json()["status"] == "contract"
+    completed = client.post(f"/api/v1/matches/{match_id}/outcome", headers=c_h, json={"status": "completed", "note": "ok"})
+    assert completed.status_code == 200 and completed.get_json()["status"] == "completed"  # a coordinator's counts at once
     illegal = client.post(f"/api/v1/matches/{match_id}/outcome", headers=c_h, json={"status": "intent"})
     assert illegal.status_code == 409 and illegal.get_json()["error"]["code"] == "illegal_transition"
     history = client.get(f"/api/v1/matches/{match_id}", headers=c_h).get_json()["events"]
-    assert [e["to"] for e in history] == ["proposed", "expert_accepted", "connected", "intent", "contract", "completed"]
+    assert [e["to"] for e in history] == ["proposed", "expert_accepted", "connected", "intent", "contract_by_enterprise",
+                                          "contract", "completed"]
+    assert [e["actor_role"] for e in history][-3:] == ["enterprise", "expert", "coordinator"]
 
 
 def test_errors_are_json_with_the_right_status(client, factory):

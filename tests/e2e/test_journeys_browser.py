@@ -356,7 +356,8 @@ def test_2b_coordinator_sees_the_connected_match_in_english(live_server, role_pa
     expect(page.locator("#record-intent")).to_have_text("Cooperation intent")
     expect(page.locator("#close-match")).to_have_text("Close")
     history = page.locator("ol.timeline li").all_inner_texts()
-    assert [h.split(" ", 2)[-1].strip() for h in history] == ["Proposed", "Accepted by expert", "Connected"], history
+    assert [h.split(" ", 2)[-1].split(" — ")[0].strip() for h in history] == ["Proposed", "Accepted by expert", "Connected"], history
+    assert "by Expert" in history[1]  # the timeline says who took each step
     shot(page, "coordinator-connected-english")
 
 
@@ -375,6 +376,7 @@ def test_2c_coordinator_records_intent_and_contract(live_server, role_page, jour
     expect(page.locator("#match-status")).to_have_text("Cooperation intent")
 
     expect(page.locator("#record-contract")).to_have_text("Contract signed")
+    page.fill("#progress-amount", "25")  # 万元; a coordinator's record counts at once
     page.click("#record-contract")
     expect(page.locator("#match-status")).to_have_class(re.compile(r"\bstatus-contract\b"))
     expect(page.locator("#match-status")).to_have_text("Contract signed")

@@ -224,6 +224,7 @@ ID_ENDPOINTS = (
     ("GET", "/api/v1/matches/{id}", "coordinator", None),
     ("POST", "/api/v1/matches/{id}/respond", "expert", {"accept": True}),
     ("POST", "/api/v1/matches/{id}/outcome", "coordinator", {"status": "closed"}),
+    ("POST", "/api/v1/matches/{id}/confirmation", "expert", {"status": "contract", "confirm": True}),
 )
 
 
@@ -271,6 +272,7 @@ JSON_BODY_ENDPOINTS = (
     ("POST", "/api/v1/matches", "coordinator"),
     ("POST", "/api/v1/matches/1/respond", "expert"),
     ("POST", "/api/v1/matches/1/outcome", "coordinator"),
+    ("POST", "/api/v1/matches/1/confirmation", "expert"),
 )
 
 

@@ -93,9 +93,10 @@ def test_funnel_counts_every_stage_a_match_ever_reached(app, funnel_data):
         report = stats.funnel(None, None)
     assert report["stages"] == STAGES
     assert report["period"] == {"start": None, "end": None}
-    # needs: N1 N2 N3 N4 N6; matched: N1 N3 N6; connected m1 m2 m5 m6 m7; intent m1 m2 m5 m7;
-    # contract m1 m5; completed m1.
-    assert report["overall"] == counts(5, 3, 5, 4, 2, 1)
+    # every stage counts needs: posted N1 N2 N3 N4 N6; proposed N1 N2 N3 N6; connected N1 N3 N6
+    # (m1, m5/m6, m7); intent N1 (m1, m2 closed after intent) N3 N6; contract N1 N3; completed N1.
+    assert report["unit"] == "needs"
+    assert {stage: report["overall"][stage] for stage in STAGES} == counts(5, 4, 3, 3, 2, 1)
 
 
 def test_funnel_by_month_is_chronological_with_empty_months_filled(app, funnel_data):
@@ -104,9 +105,9 @@ def test_funnel_by_month_is_chronological_with_empty_months_filled(app, funnel_d
     assert [row["key"] for row in report["by_month"]] == ["2023-12", "2024-01", "2024-02", "2024-03"]
     assert by_key(report["by_month"]) == {
         "2023-12": counts(1, 1, 1, 1, 0, 0),
-        "2024-01": counts(2, 1, 2, 2, 1, 1),
+        "2024-01": counts(2, 2, 1, 1, 1, 1),
         "2024-02": counts(0, 0, 0, 0, 0, 0),
-        "2024-03": counts(2, 1, 2, 1, 1, 0),
+        "2024-03": counts(2, 1, 1, 1, 1, 0),
     }
     assert all(row["label"] == row["key"] for row in report["by_month"])
 
@@ -117,9 +118,9 @@ def test_funnel_by_industry_uses_the_first_code_and_unclassified_last(app, funne
         english = stats.funnel(None, None, locale="en")
     assert [row["key"] for row in report["by_industry"]] == ["36", "01", stats.UNCLASSIFIED]
     assert by_key(report["by_industry"]) == {
-        "36": counts(3, 3, 5, 4, 2, 1),
+        "36": counts(3, 3, 3, 3, 2, 1),
         "01": counts(1, 0, 0, 0, 0, 0),
-        stats.UNCLASSIFIED: counts(1, 0, 0, 0, 0, 0),
+        stats.UNCLASSIFIED: counts(1, 1, 0, 0, 0, 0),
     }
     assert report["by_industry"][0]["label"] == "汽车制造业"
     assert english["by_industry"][0]["label"] == "Manufacture of automobiles"
@@ -129,10 +130,10 @@ def test_funnel_by_region_groups_by_province_and_keeps_unrecognised_text(app, fu
     with app.app_context():
         report = stats.funnel(None, None)
     assert by_key(report["by_region"]) == {
-        "广东省": counts(2, 2, 3, 3, 1, 1),
-        "北京市": counts(1, 1, 2, 1, 1, 0),
+        "广东省": counts(2, 2, 2, 2, 1, 1),
+        "北京市": counts(1, 1, 1, 1, 1, 0),
         FORMULA_REGION: counts(1, 0, 0, 0, 0, 0),
-        stats.UNKNOWN: counts(1, 0, 0, 0, 0, 0),
+        stats.UNKNOWN: counts(1, 1, 0, 0, 0, 0),
     }
     assert report["by_region"][0]["key"] == "广东省"
     assert report["by_region"][-1]["key"] == stats.UNKNOWN
@@ -143,20 +144,20 @@ def test_breakdowns_add_up_to_the_overall_funnel(app, funnel_data):
         report = stats.funnel(None, None)
     for name in stats.BREAKDOWNS:
         totals = {stage: sum(row[stage] for row in report[f"by_{name}"]) for stage in STAGES}
-        assert totals == report["overall"], name
+        assert totals == {stage: report["overall"][stage] for stage in STAGES}, name
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [
-    (date(2024, 1, 1), date(2024, 3, 31), counts(4, 2, 4, 3, 2, 1)),  # N4 at 23:30 on the last day is in
-    (date(2024, 1, 1), date(2024, 3, 30), counts(3, 2, 4, 3, 2, 1)),
-    (date(2024, 3, 1), None, counts(2, 1, 2, 1, 1, 0)),
+    (date(2024, 1, 1), date(2024, 3, 31), counts(4, 3, 2, 2, 2, 1)),  # N4 at 23:30 on the last day is in
+    (date(2024, 1, 1), date(2024, 3, 30), counts(3, 3, 2, 2, 2, 1)),
+    (date(2024, 3, 1), None, counts(2, 1, 1, 1, 1, 0)),
     (None, date(2023, 12, 31), counts(1, 1, 1, 1, 0, 0)),  # 23:59:59 on the end day is in
     (date(2025, 1, 1), None, counts(0, 0, 0, 0, 0, 0)),
 ])
 def test_funnel_period_filters_needs_by_creation_day(app, funnel_data, start, end, expected):
     with app.app_context():
         report = stats.funnel(start, end)
-    assert report["overall"] == expected
+    assert {stage: report["overall"][stage] for stage in STAGES} == expected
     assert report["period"] == {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
 
 
@@ -257,7 +258,7 @@ def table_rows(page: bytes, table_id: str) -> dict[str, list[int]]:
     body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S).group(1)
     rows = {}
     for key, cells in re.findall(r'<tr data-key="([^"]*)">(.*?)</tr>', body, re.S):
-        rows[html.unescape(key)] = [int(v) for v in re.findall(r'<td class="num"[^>]*>(\d+)</td>', cells)]
+        rows[html.unescape(key)] = [int(v) for v in re.findall(r'<td class="num" data-stage="[^"]*">(\d+)</td>', cells)]
     return rows
 
 
@@ -267,18 +268,22 @@ def test_coordinator_sees_totals_funnel_and_breakdowns_as_charts_and_tables(clie
     assert response.status_code == 200
     page = response.data
     funnel_cells = re.search(rb'id="funnel-table".*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    assert [int(v) for v in re.findall(rb">(\d+)</td>", funnel_cells)] == [5, 3, 5, 4, 2, 1]
+    assert [int(v) for v in re.findall(rb">(\d+)</td>", funnel_cells)] == [5, 4, 3, 3, 2, 1]
     assert table_rows(page, "table-month") == {
-        "2023-12": [1, 1, 1, 1, 0, 0], "2024-01": [2, 1, 2, 2, 1, 1],
-        "2024-02": [0, 0, 0, 0, 0, 0], "2024-03": [2, 1, 2, 1, 1, 0],
+        "2023-12": [1, 1, 1, 1, 0, 0], "2024-01": [2, 2, 1, 1, 1, 1],
+        "2024-02": [0, 0, 0, 0, 0, 0], "2024-03": [2, 1, 1, 1, 1, 0],
     }
     assert table_rows(page, "table-industry") == {
-        "36": [3, 3, 5, 4, 2, 1], "01": [1, 0, 0, 0, 0, 0], "unclassified": [1, 0, 0, 0, 0, 0],
+        "36": [3, 3, 3, 3, 2, 1], "01": [1, 0, 0, 0, 0, 0], "unclassified": [1, 1, 0, 0, 0, 0],
     }
     assert table_rows(page, "table-region") == {
-        "广东省": [2, 2, 3, 3, 1, 1], "北京市": [1, 1, 2, 1, 1, 0],
-        FORMULA_REGION: [1, 0, 0, 0, 0, 0], "unknown": [1, 0, 0, 0, 0, 0],
+        "广东省": [2, 2, 2, 2, 1, 1], "北京市": [1, 1, 1, 1, 1, 0],
+        FORMULA_REGION: [1, 0, 0, 0, 0, 0], "unknown": [1, 1, 0, 0, 0, 0],
     }
+    conversion = re.search(rb'<tr id="conversion">(.*?)</tr>', page, re.S).group(1)
+    assert re.findall(rb'data-conversion="(\w+)">([^<]*)</td>', conversion)[1:] == [
+        (b"needs_proposed", b"80%"), (b"needs_connected", b"75%"), (b"needs_intent", b"100%"),
+        (b"needs_contract", b"67%"), (b"needs_completed", b"50%")]
     assert "汽车制造业".encode() in page
     assert b'data-total="open_needs"' in page
     # Charts: SVG rects whose widths were computed on the server; the largest bar is full width.
@@ -300,7 +305,7 @@ def test_period_filter_applies_to_the_page_and_keeps_the_values(client, auth, fu
     auth.login_as("coordinator")
     response = client.get("/dashboard/?from=2024-03-01&to=2024-03-31")
     assert response.status_code == 200
-    assert table_rows(response.data, "table-month") == {"2024-03": [2, 1, 2, 1, 1, 0]}
+    assert table_rows(response.data, "table-month") == {"2024-03": [2, 1, 1, 1, 1, 0]}
     assert b'value="2024-03-01"' in response.data and b'value="2024-03-31"' in response.data
     assert b"/dashboard/export.csv?breakdown=month&amp;from=2024-03-01&amp;to=2024-03-31" in response.data
 
@@ -326,7 +331,7 @@ def test_reversed_dates_show_the_error_beside_the_field_and_still_the_page(clien
     assert 'id="period-to-error"' in beside and "不得早于开始日期" in beside
     assert 'id="period-from-error"' not in text
     assert 'id="totals"' in text and 'id="funnel"' in text  # the page, not a blank form
-    assert table_rows(response.data, "table-month")["2024-03"] == [2, 1, 2, 1, 1, 0]  # all time
+    assert table_rows(response.data, "table-month")["2024-03"] == [2, 1, 1, 1, 1, 0]  # all time
     assert 'value="2024-05-01"' in text and 'value="2024-01-01"' in text  # kept for correcting
 
 
@@ -354,36 +359,38 @@ def read_csv(response) -> list[list[str]]:
 def test_csv_export_by_region_escapes_formulas(client, auth, funnel_data):
     auth.login_as("coordinator")
     rows = read_csv(client.get("/dashboard/export.csv?breakdown=region"))
-    assert len(rows[0]) == 1 + len(STAGES)
-    body = {row[0]: [int(v) for v in row[1:]] for row in rows[1:]}
-    assert body["广东省"] == [2, 2, 3, 3, 1, 1]
+    assert len(rows[0]) == 1 + len(STAGES) + len(stats.MEDIANS) + 1
+    body = {row[0]: [int(v) for v in row[1:1 + len(STAGES)]] for row in rows[1:]}
+    assert body["广东省"] == [2, 2, 2, 2, 1, 1]
     assert body["'" + FORMULA_REGION] == [1, 0, 0, 0, 0, 0]
+    assert body["合计"] == [5, 4, 3, 3, 2, 1]  # the total row last
     assert FORMULA_REGION not in body
     assert not any(cell[:1] in "=+-@" for row in rows for cell in row if cell)
-    assert len(rows) == 1 + 4
+    assert len(rows) == 1 + 4 + 1
 
 
 def test_csv_export_by_industry_has_code_and_name_columns(client, auth, funnel_data):
     auth.login_as("coordinator")
     rows = read_csv(client.get("/dashboard/export.csv?breakdown=industry"))
-    assert len(rows[0]) == 2 + len(STAGES)
-    assert rows[1] == ["36", "汽车制造业", "3", "3", "5", "4", "2", "1"]
+    assert len(rows[0]) == 2 + len(STAGES) + len(stats.MEDIANS) + 1
+    assert rows[1][:2 + len(STAGES) + 1] == ["36", "汽车制造业", "3", "3", "3", "3", "2", "1", "0"]
     assert rows[2][0] == "01" and rows[3][0] == ""  # unclassified has no code
-    assert len(rows) == 4
+    assert len(rows) == 5
 
 
 def test_csv_export_by_month_honours_the_period(client, auth, funnel_data):
     auth.login_as("coordinator")
     response = client.get("/dashboard/export.csv?breakdown=month&from=2024-01-01&to=2024-02-29")
     rows = read_csv(response)
-    assert rows[1:] == [["2024-01", "2", "1", "2", "2", "1", "1"]]  # no need in February: no row after the last
+    assert [row[:1 + len(STAGES)] for row in rows[1:]] == [["2024-01", "2", "2", "1", "1", "1", "1"],  # no need in February
+                                                          ["合计", "2", "2", "1", "1", "1", "1"]]
     assert "funnel-month-2024-01-01-2024-02-29.csv" in response.headers["Content-Disposition"]
 
 
 def test_csv_export_defaults_to_month(client, auth, funnel_data):
     auth.login_as("coordinator")
     rows = read_csv(client.get("/dashboard/export.csv"))
-    assert [row[0] for row in rows[1:]] == ["2023-12", "2024-01", "2024-02", "2024-03"]
+    assert [row[0] for row in rows[1:]] == ["2023-12", "2024-01", "2024-02", "2024-03", "合计"]
 
 
 @pytest.mark.parametrize("query", ["breakdown=expert", "breakdown=month&from=31/12/2024", "from=2024-02-30"])
@@ -411,3 +418,4 @@ def test_anonymous_callers_are_sent_to_sign_in(client, url):
     response = client.get(url)
     assert response.status_code == 302
     assert "/auth/login" in response.headers["Location"]
+

@@ -380,28 +380,36 @@ def test_progress_intent_contract_completed_is_recorded_from_the_match_page(app,
     enterprise, expert, coordinator, need, match_id = connected(app, factory)
     clients = {"expert": signed_in(app, expert), "enterprise": signed_in(app, enterprise),
                "coordinator": signed_in(app, coordinator)}
-    steps = [("expert", "intent"), ("enterprise", "contract"), ("coordinator", "completed")]
-    for who, status in steps:
+    steps = [("expert", "intent", "intent", MESSAGES["intent"]),
+             ("enterprise", "contract", "contract_by_enterprise", "You recorded the contract. It counts once the expert confirms it."),
+             ("expert", "confirm", "contract", "You confirmed it: it now counts."),
+             ("coordinator", "completed", "completed", MESSAGES["completed"])]
+    for who, action, status, message in steps:
         client = clients[who]
         page = client.get(f"/matches/{match_id}")
-        assert f'id="record-{status}"' in text(page)
-        response = submit(client, page, "#progress", {"note": f"{status} by {who}"})
+        if action == "confirm":  # the enterprise's contract counts once the expert confirms it
+            response = submit(client, page, "#decide", button="confirm")
+        else:
+            assert f'id="record-{action}"' in text(page)
+            amount = {"amount": "30"} if action == "contract" else {}
+            response = submit(client, page, "#progress", {"note": f"{action} by {who}", **amount})
         assert response.status_code == 302
         after = client.get(f"/matches/{match_id}")
         assert status_of(app, match_id) == status, flashes(after)
-        assert MESSAGES[status] in flashes(after)[0]
+        assert message in flashes(after)[0]
     history = events(app, match_id)
-    assert [(e[0], e[1], e[3], e[5]) for e in history[-3:]] == [
+    assert [(e[0], e[1], e[3], e[5]) for e in history[-4:]] == [
         ("connected", "intent", "expert", "intent by expert"),
-        ("intent", "contract", "enterprise", "contract by enterprise"),
+        ("intent", "contract_by_enterprise", "enterprise", "contract by enterprise"),
+        ("contract_by_enterprise", "contract", "expert", ""),
         ("contract", "completed", "coordinator", "completed by coordinator"),
     ]
     page = clients["expert"].get(f"/matches/{match_id}")
     assert 'id="progress"' not in text(page) and 'id="close"' not in text(page)  # completed is final
     # each step reaches the two parties that did not record it
-    assert kinds_for(app, expert.id) == ["proposed", "connected", "contract", "completed"]
-    assert kinds_for(app, enterprise.id) == ["proposed", "expert_accepted", "intent", "completed"]
-    assert kinds_for(app, coordinator.id) == ["connected", "intent", "contract"]
+    assert kinds_for(app, expert.id) == ["proposed", "connected", "contract_by_enterprise", "completed"]
+    assert kinds_for(app, enterprise.id) == ["proposed", "expert_accepted", "intent", "contract", "completed"]
+    assert kinds_for(app, coordinator.id) == ["connected", "intent", "contract_by_enterprise", "contract"]
     assert shown(notification_texts(clients["coordinator"]), "contract")
     assert shown(notification_texts(clients["enterprise"]), "completed")
     assert_no_contacts_in_mail(app, expert, enterprise)

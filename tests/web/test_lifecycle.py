@@ -87,7 +87,10 @@ def step(cast: Cast, match_id: int, who: str, action: str):
         return svc.respond(actor, match_id, False, reason="not_my_field" if who == "expert" else "budget")
     if action == "closed":
         return svc.record_outcome(actor, match_id, "closed", reason="duplicate")
-    return svc.record_outcome(actor, match_id, action)
+    if action in ("confirm", "reject"):  # the contract or completion awaiting confirmation
+        pending = status(match_id).split("_by_")[0]
+        return svc.decide_outcome(actor, match_id, pending, action == "confirm", reason="details_wrong")
+    return svc.record_outcome(actor, match_id, action, details={"amount": "20"} if action == "contract" else None)
 
 
 PATHS = {
@@ -102,6 +105,10 @@ PATHS = {
     "completed": [("expert", "accept"), ("enterprise", "accept"), ("coordinator", "intent"), ("coordinator", "contract"),
                   ("coordinator", "completed")],
     "closed": [("coordinator", "closed")],
+    **{f"contract_by_{who}": [("expert", "accept"), ("enterprise", "accept"), ("coordinator", "intent"), (who, "contract")]
+       for who in ("expert", "enterprise")},
+    **{f"completed_by_{who}": [("expert", "accept"), ("enterprise", "accept"), ("coordinator", "intent"),
+                                ("coordinator", "contract"), (who, "completed")] for who in ("expert", "enterprise")},
 }
 
 
@@ -124,8 +131,14 @@ LEGAL = [
     ("enterprise_accepted", "expert", "accept", "connected"),
     ("enterprise_accepted", "expert", "decline", "expert_declined"),
     *[("connected", who, "intent", "intent") for who in ("expert", "enterprise", "coordinator")],
-    *[("intent", who, "contract", "contract") for who in ("expert", "enterprise", "coordinator")],
-    *[("contract", who, "completed", "completed") for who in ("expert", "enterprise", "coordinator")],
+    ("intent", "coordinator", "contract", "contract"),
+    *[("intent", who, "contract", f"contract_by_{who}") for who in ("expert", "enterprise")],
+    ("contract", "coordinator", "completed", "completed"),
+    *[("contract", who, "completed", f"completed_by_{who}") for who in ("expert", "enterprise")],
+    *[(f"{step}_by_{who}", other, "confirm", step) for step in ("contract", "completed")
+      for who, other in (("expert", "enterprise"), ("enterprise", "expert"), ("expert", "coordinator"))],
+    *[(f"{step}_by_{who}", other, "reject", before) for step, before in (("contract", "intent"), ("completed", "contract"))
+      for who, other in (("expert", "enterprise"), ("enterprise", "coordinator"))],
     *[(state, "coordinator", "closed", "closed")
       for state in ("proposed", "expert_accepted", "enterprise_accepted", "connected", "intent", "contract")],
 ]
@@ -139,7 +152,7 @@ def test_legal_transition_changes_the_state_and_writes_one_audit_row(cast, start
     assert status(match_id) == end
     after = event_rows(match_id)
     assert after[:-1] == before and len(after) == len(before) + 1
-    reason = {"decline": "not_my_field" if who == "expert" else "budget", "closed": "duplicate"}.get(action, "")
+    reason = {"decline": "not_my_field" if who == "expert" else "budget", "closed": "duplicate", "reject": "details_wrong"}.get(action, "")
     assert after[-1] == (start, end, cast.ref(who).id, who, reason, "")
 
 
@@ -169,6 +182,11 @@ ILLEGAL = [
     ("completed", "coordinator", "closed"),
     ("completed", "expert", "intent"),
     ("completed", "enterprise", "contract"),
+    ("contract_by_expert", "expert", "confirm"),  # the side that recorded it cannot confirm it
+    ("contract_by_expert", "expert", "reject"),
+    ("completed_by_enterprise", "enterprise", "confirm"),
+    ("contract_by_expert", "enterprise", "contract"),  # the other side confirms; it does not record again
+    ("contract_by_enterprise", "coordinator", "completed"),  # nothing follows a contract that does not count yet
     ("closed", "expert", "accept"),
     ("closed", "enterprise", "accept"),
     ("closed", "expert", "decline"),
@@ -326,14 +344,16 @@ def test_every_step_is_audited_with_actor_states_and_reason(cast):
     svc.respond(user(cast.expert), match_id, True, note="乐意交流")
     svc.respond(user(cast.enterprise), match_id, True)
     svc.record_outcome(user(cast.expert), match_id, "intent", note="已签意向书")
-    svc.record_outcome(user(cast.enterprise), match_id, "contract")
+    svc.record_outcome(user(cast.enterprise), match_id, "contract", details={"amount": "35"})
+    svc.decide_outcome(user(cast.expert), match_id, "contract", True)
     svc.record_outcome(user(cast.coordinator), match_id, "completed", note="验收通过")
     assert event_rows(match_id) == [
         (None, "proposed", c, "coordinator", "", "方向高度吻合"),
         ("proposed", "expert_accepted", x, "expert", "", "乐意交流"),
         ("expert_accepted", "connected", e, "enterprise", "", ""),
         ("connected", "intent", x, "expert", "", "已签意向书"),
-        ("intent", "contract", e, "enterprise", "", ""),
+        ("intent", "contract_by_enterprise", e, "enterprise", "", ""),
+        ("contract_by_enterprise", "contract", x, "expert", "", ""),
         ("contract", "completed", c, "coordinator", "", "验收通过"),
     ]
     current()
@@ -458,10 +478,11 @@ def test_two_clients_confirming_the_same_match_through_the_api_write_one_event(a
 
 
 def test_conflicting_outcomes_at_once_one_wins_the_other_is_illegal(app, cast, factory):
+    second = factory.user(role="coordinator")  # a coordinator's completion counts at once: nothing may follow it
     for match_id in fresh_matches(cast, factory):
         for who, action in PATHS["contract"]:
             step(cast, match_id, who, action)
-        results = race(app, [(cast.expert.id, lambda a, m=match_id: svc.record_outcome(a, m, "completed")),
+        results = race(app, [(second.id, lambda a, m=match_id: svc.record_outcome(a, m, "completed")),
                              (cast.coordinator.id, lambda a, m=match_id: svc.record_outcome(a, m, "closed", reason="not_feasible"))])
         winners = [r for r in results if r[0] == "ok"]
         losers = [r for r in results if r[0] == "error"]
@@ -473,7 +494,7 @@ def test_conflicting_outcomes_at_once_one_wins_the_other_is_illegal(app, cast, f
 
 
 def test_conflicting_outcomes_through_the_api_give_one_200_and_one_409(app, cast, factory):
-    expert_headers = {"Authorization": f"Bearer {issue_token(user(cast.expert))}"}
+    expert_headers = {"Authorization": f"Bearer {issue_token(user(factory.user(role='coordinator')))}"}  # a second coordinator
     staff_headers = {"Authorization": f"Bearer {issue_token(user(cast.coordinator))}"}
     for match_id in fresh_matches(cast, factory):
         for who, action in PATHS["contract"]:

@@ -15,7 +15,19 @@ from itertools import count
 import pytest
 import sqlalchemy as sa
 
-from models import EmailMessage, Match, MatchEvent, MatchStatus, Need, NeedStatus, Notification, User, db, write_transaction
+from models import (
+    EmailMessage,
+    Match,
+    MatchEvent,
+    MatchOutcome,
+    MatchStatus,
+    Need,
+    NeedStatus,
+    Notification,
+    User,
+    db,
+    write_transaction,
+)
 from web.domain import lifecycle as lc
 from web.domain import matches as svc
 from web.domain import needs as need_service
@@ -51,11 +63,19 @@ def reason_for(action: Action) -> str:
     return next(r for r in reasons if r != "other") if len(reasons) > 1 else ""
 
 
+def details_for(action: Action) -> dict | None:
+    """The date and amount an action records, as its rule asks (the date defaults to today)."""
+    rule = lc.RULE[action]
+    if rule.records is None:
+        return None
+    return {"amount": "12.5"} if rule.amount == "required" else {}
+
+
 def take(cast: Cast, match_id: int, need_id: int, action: Action, side: Side):
     actor = user(cast.of(side))
     if action == Action.WITHDRAW:
         return need_service.withdraw_need(actor, need_id)
-    return svc.act(actor, match_id, action, reason=reason_for(action))
+    return svc.act(actor, match_id, action, reason=reason_for(action), details=details_for(action))
 
 
 def match_in(cast: Cast, factory, status: MatchStatus) -> tuple[int, int]:
@@ -80,6 +100,8 @@ def snapshot(match_id: int) -> dict:
         "notifications": sorted((n.user_id, n.kind) for n in db.session.scalars(
             sa.select(Notification).where(Notification.match_id == match_id))),
         "mails": db.session.scalar(sa.select(sa.func.count()).select_from(EmailMessage)),
+        "records": [(r.step, r.state, r.amount_yuan) for r in db.session.scalars(
+            sa.select(MatchOutcome).where(MatchOutcome.match_id == match_id).order_by(MatchOutcome.id))],
     }
 
 
@@ -123,13 +145,20 @@ def test_every_action_of_every_side_does_what_the_table_says(cast, factory, stat
             reason = svc.checked_reason(action, reason_for(action), "")
             event = (status.value, row.target.value, cast.of(side).id, user(cast.of(side)).role.value, reason, "")
             new_notes = sorted(set(after["notifications"]) - set(before["notifications"]))
-            kind = action.value if action == Action.WITHDRAW else row.target.value
+            kind = row.kind
+            records = [record for record in before["records"]]
+            if action in lc.RECORDS:  # a new record: pending when the table makes its step wait for a confirmation
+                amount = 125_000 if lc.RULE[action].amount == "required" else None
+                records.append((lc.RECORDS[action].value, "pending" if row.target in lc.AWAITING_CONFIRMATION else "counted", amount))
+            elif action in lc.CONFIRMING or action in lc.REJECTING:  # the pending record is decided
+                records[-1] = (*records[-1][:1], "counted" if action in lc.CONFIRMING else "rejected", records[-1][2])
             checks = {
                 "succeeded": outcome == "done",
                 "state": after["status"] == row.target.value,
                 "one audit row with actor and reason": after["events"] == [*before["events"], event],
                 "the row's audience told": new_notes == [(uid, kind) for uid in told(cast, row, side)],
                 "contacts revealed only in revealed states": after["connected"] == (before["connected"] or lc.STATE[row.target].revealed),
+                "the outcome records follow": after["records"] == records,
             }
             failures += [f"{case}: {name}" for name, ok in checks.items() if not ok]
             continue
@@ -201,7 +230,12 @@ def test_awaiting_answer_means_a_side_can_still_answer_and_the_outcomes_climb_th
     assert lc.OUTCOME_ORDER == (MatchStatus.CONNECTED, MatchStatus.INTENT, MatchStatus.CONTRACT, MatchStatus.COMPLETED)
     for row in lc.TRANSITIONS:
         if row.action in (Action.INTENT, Action.CONTRACT, Action.COMPLETE):
-            assert lc.FUNNEL_RANK[row.target] == lc.FUNNEL_RANK[row.source] + 1, row
+            # one stage up at once, or (a side's record) once the other side confirms it
+            reached = lc.AWAITING_CONFIRMATION[row.target][0] if row.target in lc.AWAITING_CONFIRMATION else row.target
+            assert lc.FUNNEL_RANK[reached] == lc.FUNNEL_RANK[row.source] + 1, row
+            assert (row.target in lc.AWAITING_CONFIRMATION) == (row.action != Action.INTENT and Side.COORDINATOR not in row.by), row
+        if row.source in lc.AWAITING_CONFIRMATION:  # a pending record counts as the stage before its own
+            assert lc.FUNNEL_RANK[row.source] == lc.FUNNEL_RANK[lc.AWAITING_CONFIRMATION[row.source][0]] - 1, row
     assert set(lc.REVEALED) >= lc.ENGAGED and not lc.ENGAGED & set(lc.FINAL)
 
 

@@ -62,7 +62,8 @@ def advance(app, world, match_id: int, *actions: str) -> None:
                 match_service.respond(actor(expert_user), match_id, True)
                 match_service.respond(actor(world["owner"].id), match_id, True)
             else:
-                match_service.record_outcome(coordinator, match_id, step)
+                match_service.record_outcome(coordinator, match_id, step,
+                                             details={"amount": "20"} if step == "contract" else None)
 
 
 def test_the_need_page_lists_its_matches_with_states_and_the_need_follows_the_furthest(app, client, world):
@@ -149,3 +150,20 @@ def test_past_intent_the_need_can_no_longer_be_edited_or_withdrawn(app, client, 
         with pytest.raises(Conflict):
             need_service.withdraw_need(actor(world["owner"].id), world["need"].id)
         assert db.session.scalar(sa.select(Need.status).where(Need.id == world["need"].id)) != NeedStatus.CLOSED
+
+
+def test_a_contract_one_side_recorded_locks_the_need_before_it_is_confirmed(app, client, world):
+    """The expert says a contract was signed; until the enterprise confirms or rejects it, the
+    enterprise may not withdraw the need (that would close the match and erase the record)."""
+    m1, _m2 = world["matches"]
+    advance(app, world, m1, "accept", "intent")
+    with app.app_context():
+        expert_user = actor(world["first"].id)
+        match_service.record_outcome(expert_user, m1, "contract", details={"amount": "12"})
+        assert db.session.get(Match, m1).status == MatchStatus.CONTRACT_BY_EXPERT
+        with pytest.raises(Conflict):
+            need_service.withdraw_need(actor(world["owner"].id), world["need"].id)
+        assert db.session.get(Match, m1).status == MatchStatus.CONTRACT_BY_EXPERT
+    login(client, world["owner"])
+    html = page(client, world["need"].id)
+    assert 'id="need-locked"' in html and 'id="withdraw-form"' not in html

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from models import ExpertProfile, User, db, write_transaction
 from tests.conftest import csrf_token
 from tests.web.pages import links
+from web.domain.lifecycle import REVEALED_STATES
 from web.formats.exports import EXPORT_KINDS, FORMATS
 from web.infra.tokens import issue_token
 
@@ -32,12 +33,13 @@ STATES = {
     "enterprise_declined": [("expert", "respond", ACCEPT), ("enterprise", "respond", {"accept": False, "reason": "budget"})],
     "connected": [("expert", "respond", ACCEPT), ("enterprise", "respond", ACCEPT)],
     "contract": [("enterprise", "respond", ACCEPT), ("expert", "respond", ACCEPT), ("expert", "outcome", {"status": "intent"}),
-                 ("enterprise", "outcome", {"status": "contract"})],
+                 ("enterprise", "outcome", {"status": "contract", "amount": 12}),
+                 ("expert", "confirmation", {"status": "contract", "confirm": True})],
     "closed_before_connect": [("enterprise", "respond", ACCEPT),
                               ("coordinator", "outcome", {"status": "closed", "reason": "no_response"})],
 }
 REVEALED = {"connected", "contract"}  # the cases whose contacts are visible to both sides
-REVEALED_STATUSES = {"connected", "intent", "contract", "completed"}
+REVEALED_STATUSES = {status.value for status in REVEALED_STATES}  # the lifecycle table's: contacts visible to both
 
 
 @dataclass

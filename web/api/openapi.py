@@ -8,12 +8,19 @@ accepts; the paths and the other schemas are written here.
 from __future__ import annotations
 
 from matcher.fusion import BANDS
-from models import MatchStatus, NeedStatus
+from models import NeedStatus
 
 from ..domain import fields as spec
+from ..domain import lifecycle
 from ..domain.lifecycle import FUNNEL_RANK
 from ..domain.matches import CLOSE_REASONS, DECLINE_REASONS
 from ..domain.needs import IN_PROGRESS, WAITING
+
+# what the lifecycle table says, so the document never spells a state or an action by hand
+MATCH_STATES = [state.status.value for state in lifecycle.STATES]
+RECORDED = [lifecycle.RECORDS.get(a, a).value for a in lifecycle.RECORDED_ACTIONS]
+CONFIRMABLE = sorted({step.value for step, _by in lifecycle.AWAITING_CONFIRMATION.values()})
+REJECT_REASONS = list(lifecycle.RULE[lifecycle.confirmation_action(lifecycle.S.CONTRACT, False)].reasons)
 
 
 def _ref(name: str) -> dict:
@@ -68,6 +75,9 @@ def input_property(f: spec.Field) -> dict:
         schema = {"type": "array", "items": {"type": "string", "enum": list(f.choices)}}
     elif f.kind == spec.INTEGER:
         schema = {"type": "integer", "minimum": f.min_value, "maximum": f.max_value}
+    elif f.kind == spec.DECIMAL:
+        schema = {"oneOf": [{"type": "number", "minimum": f.min_value, "maximum": f.max_value},
+                            {"type": "string", "pattern": r"^\s*[0-9]+([.,][0-9]+)?\s*$"}]}
     elif f.kind == spec.DATE:
         schema = {"type": "string", "format": "date"}
     elif f.kind == spec.DATETIME:
@@ -78,7 +88,7 @@ def input_property(f: spec.Field) -> dict:
         schema = {"type": "string", "enum": list(f.choices)}
     else:  # pragma: no cover - a spec with a kind nobody describes
         raise ValueError(f"unknown field kind {f.kind!r}")
-    if not f.required and f.kind in (spec.INTEGER, spec.DATE, spec.DATETIME):
+    if not f.required and f.kind in (spec.INTEGER, spec.DECIMAL, spec.DATE, spec.DATETIME):
         schema["nullable"] = True
     if f.doc:
         schema["description"] = f.doc
@@ -146,7 +156,7 @@ SCHEMAS = {
                                      "else in_progress while a proposal is open, else waiting"},
             "locked": {"type": "boolean", "description": "a match is past intent: the need can no longer be edited or withdrawn"},
             "matches": {"type": "array", "items": {"type": "object", "required": ["id", "status", "expert"], "properties": {
-                "id": {"type": "integer"}, "status": {"type": "string", "enum": [s.value for s in MatchStatus]},
+                "id": {"type": "integer"}, "status": {"type": "string", "enum": MATCH_STATES},
                 "expert": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
                                                             "title": {"type": "string"}}},
                 "updated_at": {"type": "string", "nullable": True}}}}},
@@ -183,14 +193,35 @@ SCHEMAS = {
             "evidence": {"type": "object"}, "flags": STRING_LIST,
         },
     },
+    "OutcomeInput": {**input_schema(spec.OUTCOME), "required": ["status"], "properties": {
+        "status": {"type": "string", "enum": RECORDED}, "reason": {"type": "string", "enum": list(CLOSE_REASONS)},
+        **input_schema(spec.OUTCOME)["properties"]}},
+    "MatchEvent": {"type": "object", "properties": {
+        "to": {"type": "string", "enum": MATCH_STATES}, "from": {"type": "string", "nullable": True},
+        "at": {"type": "string"}, "actor_role": {"type": "string"}, "actor": {"type": "string", "nullable": True},
+        "reason": {"type": "string", "nullable": True}, "note": {"type": "string", "nullable": True},
+        "outcome": {"type": "object", "description": "the date, amount (万元) and note recorded with this step, and who "
+                    "confirmed or rejected it", "properties": {
+                        "step": {"type": "string"}, "date": {"type": "string", "format": "date"},
+                        "amount_wan": {"type": "string", "nullable": True},
+                        "state": {"type": "string", "enum": ["pending", "counted", "rejected"]},
+                        "decided_side": {"type": "string", "nullable": True}, "decided_by": {"type": "string", "nullable": True},
+                        "decided_at": {"type": "string", "nullable": True}, "reject_reason": {"type": "string", "nullable": True},
+                        "reject_note": {"type": "string", "nullable": True}}}}},
     "Match": {
         "type": "object",
         "required": ["id", "status", "need_id", "expert_id"],
         "properties": {
-            "id": {"type": "integer"}, "status": {"type": "string", "enum": [s.value for s in MatchStatus]},
+            "id": {"type": "integer"}, "status": {"type": "string", "enum": MATCH_STATES},
             "need_id": {"type": "integer"}, "expert_id": {"type": "integer"}, "need": _ref("Need"), "expert": _ref("Expert"),
             "expert_accepted": {"type": "boolean"}, "enterprise_accepted": {"type": "boolean"},
-            "closed_reason": {"type": "string", "nullable": True}, "events": {"type": "array", "items": {"type": "object"}},
+            "closed_reason": {"type": "string", "nullable": True}, "events": {"type": "array", "items": _ref("MatchEvent")},
+            "awaiting_confirmation": {"type": "object", "nullable": True, "description": "a contract or completion one side "
+                                      "recorded, which counts once the other side (or a coordinator) confirms it",
+                                      "properties": {"step": {"type": "string", "enum": CONFIRMABLE}, "by": STRING_LIST}},
+            "stepper": {"type": "array", "items": {"type": "object", "properties": {
+                "key": {"type": "string"}, "state": {"type": "string", "enum": ["done", "waiting", "todo"]},
+                "waiting_for": STRING_LIST}}},
             "contacts": {"type": "object", "description": "present only once connected (always for coordinators)",
                          "properties": {"expert": _ref("Contacts"), "enterprise": {"type": "object"}}},
         },
@@ -306,11 +337,22 @@ def document() -> dict:
             },
             "/matches/{match_id}/outcome": {
                 "parameters": [{"name": "match_id", **ID_PARAM}],
-                "post": _op("Record intent, contract, completion, or close with a reason",
+                "post": _op("Record intent, contract or completion (date, amount in 万元, note), or close with a reason. "
+                            "A contract or completion recorded by the expert or the enterprise awaits the other side's "
+                            "confirmation (POST .../confirmation) before it counts",
                             _responses("200", {"description": "Match", **_json(_ref("Match"))}, "409"),
-                            body={"type": "object", "required": ["status"], "properties": {
-                                "status": {"type": "string", "enum": ["intent", "contract", "completed", "closed"]},
-                                "reason": {"type": "string", "enum": list(CLOSE_REASONS)}, "note": {"type": "string", "maxLength": 2000}}}),
+                            body=_ref("OutcomeInput")),
+            },
+            "/matches/{match_id}/confirmation": {
+                "parameters": [{"name": "match_id", **ID_PARAM}],
+                "post": _op("Confirm or reject (with a reason) the contract or completion the other side recorded "
+                            "(the other side of the match, or a coordinator)",
+                            _responses("200", {"description": "Match", **_json(_ref("Match"))}, "409"),
+                            body={"type": "object", "required": ["status", "confirm"], "properties": {
+                                "status": {"type": "string", "enum": CONFIRMABLE}, "confirm": {"type": "boolean"},
+                                "reason": {"type": "string", "enum": REJECT_REASONS,
+                                           "description": "required when rejecting"},
+                                "note": {"type": "string", "maxLength": 2000}}}),
             },
             "/stats": {
                 "get": _op("Counts and funnel by month, industry and region (coordinator)",

@@ -286,14 +286,34 @@ def respond(match_id: int):
     return jsonify(match_view(match, current_user))
 
 
+def _strings(data: dict, *names: str) -> list[str]:
+    values = [data.get(name, "") for name in names]
+    bad = {name: "must be a string" for name, value in zip(names, values, strict=True) if not isinstance(value, str)}
+    if bad:
+        raise ValidationError(f"{', '.join(bad)} must be text", fields=bad)
+    return values
+
+
 @bp.route("/matches/<int:match_id>/outcome", methods=["POST"])
 @authenticated
 def outcome(match_id: int):
     data = body()
-    status, note, reason = data.get("status"), data.get("note", ""), data.get("reason", "")
-    if not isinstance(status, str) or not isinstance(note, str) or not isinstance(reason, str):
-        raise ValidationError("status, note and reason must be strings", fields={"status": "must be a string"})
-    match = matches.record_outcome(current_user, match_id, status, note=note, reason=reason)
+    status, note, reason = _strings(data, "status", "note", "reason")
+    details = {key: data[key] for key in ("date", "amount") if key in data} if status != "closed" else None
+    match = matches.record_outcome(current_user, match_id, status, note=note, reason=reason, details=details)
+    return jsonify(match_view(match, current_user))
+
+
+@bp.route("/matches/<int:match_id>/confirmation", methods=["POST"])
+@authenticated
+def confirmation(match_id: int):
+    """The other side (or a coordinator) confirms or rejects a recorded contract or completion."""
+    data = body()
+    status, note, reason = _strings(data, "status", "note", "reason")
+    confirm = data.get("confirm")
+    if not isinstance(confirm, bool):
+        raise ValidationError("confirm must be true or false", fields={"confirm": "must be a boolean"})
+    match = matches.decide_outcome(current_user, match_id, status, confirm, reason=reason, note=note)
     return jsonify(match_view(match, current_user))
 
 

@@ -26,11 +26,11 @@ def funnel_bars(overall: dict[str, int], stages: list[str], labels: dict) -> lis
 
 
 def breakdown_bars(rows: list[dict]) -> list[dict]:
-    """Per group: needs posted (the full bar) with needs matched drawn over it."""
+    """Per group: needs posted (the full bar) with needs connected drawn over it."""
     largest = max((row["needs_posted"] for row in rows), default=0)
     return [
-        {"label": row["label"], "posted": row["needs_posted"], "matched": row["needs_matched"],
+        {"label": row["label"], "posted": row["needs_posted"], "matched": row["needs_connected"],
          "posted_width": percent(row["needs_posted"], largest),
-         "matched_width": percent(row["needs_matched"], largest)}
+         "matched_width": percent(row["needs_connected"], largest)}
         for row in rows
     ]

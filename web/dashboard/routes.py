@@ -15,12 +15,18 @@ from . import bp, charts
 
 STAGE_LABELS = {
     "needs_posted": _l("Needs posted"),
-    "needs_matched": _l("Needs matched"),
-    "matches_connected": _l("Matches connected"),
-    "intents": _l("Cooperation intents"),
-    "contracts": _l("Contracts signed"),
-    "completed": _l("Completed"),
+    "needs_proposed": _l("Needs with proposals"),
+    "needs_connected": _l("Needs connected"),
+    "needs_intent": _l("Needs with an intent"),
+    "needs_contract": _l("Needs with a contract"),
+    "needs_completed": _l("Needs completed"),
 }
+FIGURE_LABELS = {
+    "contract_value_wan": _l("Contract value (10,000 CNY)"),
+    "days_to_first_proposal": _l("Median days to first proposal"),
+    "days_to_connection": _l("Median days to connection"),
+}
+FIGURES = tuple(FIGURE_LABELS)
 BREAKDOWN_TITLES = {
     "month": _l("By month"),
     "industry": _l("By industry"),
@@ -88,7 +94,8 @@ def index():
     ]
     return render_template(
         "dashboard/index.html", filters=filters, error=error, field_errors=field_errors, report=report,
-        totals=stats.summary(), stage_labels=STAGE_LABELS, breakdowns=breakdowns, backfill=backfill_status(),
+        totals=stats.summary(), stage_labels=STAGE_LABELS, figure_labels=FIGURE_LABELS, figures=FIGURES, breakdowns=breakdowns,
+        backfill=backfill_status(),
         funnel_bars=charts.funnel_bars(report["overall"], report["stages"], STAGE_LABELS),
     ), 400 if error else 200
 
@@ -102,11 +109,14 @@ def export_csv():
     report = _labelled(stats.funnel(start, end, locale=str(get_locale())))
     rows = stats.breakdown_rows(report, breakdown)
     group_columns = [_("Industry code"), _("Industry")] if breakdown == "industry" else [str(GROUP_HEADERS[breakdown])]
-    header = group_columns + [str(STAGE_LABELS[stage]) for stage in report["stages"]]
+    header = group_columns + [str(STAGE_LABELS[stage]) for stage in report["stages"]] + [str(FIGURE_LABELS[f]) for f in FIGURES]
     body = [
-        _group_cells(breakdown, row) + [row[stage] for stage in report["stages"]]
+        _group_cells(breakdown, row) + [row[stage] for stage in report["stages"]] + ["" if row[f] is None else row[f] for f in FIGURES]
         for row in rows
     ]
+    total = report["overall"]
+    body.append([_("Total")] + ([""] if breakdown == "industry" else []) + [total[stage] for stage in report["stages"]]
+                + ["" if total[f] is None else total[f] for f in FIGURES])
     filename = f"funnel-{breakdown}-{start.isoformat() if start else 'all'}-{end.isoformat() if end else 'all'}.csv"
     return Response(
         stats.to_csv(header, body).encode("utf-8"),

@@ -27,6 +27,7 @@ LIST = "list"  # a list of short texts (or one text separated by commas)
 CODES = "codes"  # taxonomy codes (industry or discipline)
 MODES = "modes"  # cooperation modes
 INTEGER = "integer"
+DECIMAL = "decimal"  # a number with at most ``places`` decimals (amounts in 万元)
 DATE = "date"
 DATETIME = "datetime"
 BOOLEAN = "boolean"
@@ -48,6 +49,7 @@ class Field:
     min_value: int | None = None
     max_value: int | None = None
     max_items: int | None = None
+    places: int = 0  # decimals a DECIMAL may have
     choices: tuple[str, ...] = ()
     taxonomy: str = ""  # "industry" | "discipline" for CODES
     prompt: Problem | None = None  # a longer label for the form, when the short one says too little
@@ -163,8 +165,17 @@ EVENT = Spec(
     Field("industry_codes", CODES, N_("Industry"), max_items=10, taxonomy="industry", prompt=N_("Industry focus")),
 )
 
+OUTCOME = Spec(
+    "outcome",
+    Field("date", DATE, N_("Date"), prompt=N_("Date (signed, agreed or finished)"),
+          doc="the local calendar day it happened, YYYY-MM-DD; not in the future; default: today"),
+    Field("amount", DECIMAL, N_("Amount (10,000 CNY)"), min_value=0, max_value=10_000_000, places=4,
+          doc="in 万元 (10,000 CNY); required for a contract, optional for an intent, not taken otherwise"),
+    Field("note", MULTILINE, N_("Note"), max_len=2000, columns=("match_outcomes.note",)),
+)
+
 # Columns of import files that are no field of the record itself.
 ACHIEVEMENT_LINES = Field("achievements", MULTILINE, N_("Achievements"), max_items=ACHIEVEMENTS_PER_PROFILE)
 ENTERPRISE = replace(ORGANIZATION, label=N_("Enterprise"), required=True)
 
-SPECS = {spec.record: spec for spec in (NEED, PROFILE, ACHIEVEMENT, SIGN_UP, EVENT)}
+SPECS = {spec.record: spec for spec in (NEED, PROFILE, ACHIEVEMENT, SIGN_UP, EVENT, OUTCOME)}

@@ -17,6 +17,11 @@ Changing a rule means editing a row here.
               └─ coordinator closes (any open state) / enterprise withdraws the need
                  (any open state before a contract: past intent the need is fixed) ─► closed
 
+A contract or a completion recorded by the expert or the enterprise waits in a pending state
+(``contract_by_expert``...) until the other side or a coordinator confirms it (→ ``contract``)
+or rejects it (back to ``intent``); only then does it count. A coordinator's record counts at
+once; an intent needs no confirmation.
+
 Nothing here imports Flask: messages are English msgids (:func:`errors.N_`), translated where
 they are shown.
 """
@@ -48,6 +53,10 @@ class Action(str, enum.Enum):
     COMPLETE = "completed"
     CLOSE = "closed"
     WITHDRAW = "need_withdrawn"  # the enterprise withdrew the need: its open matches close
+    CONFIRM_CONTRACT = "confirm_contract"  # the other side confirms a contract one side recorded
+    REJECT_CONTRACT = "reject_contract"
+    CONFIRM_COMPLETION = "confirm_completed"
+    REJECT_COMPLETION = "reject_completed"
 
 
 S = MatchStatus
@@ -82,6 +91,11 @@ STATES = (
     State(S.CONTRACT, engaged=True, revealed=True, funnel_rank=3, ranker_grade=3),
     State(S.COMPLETED, revealed=True, final=True, funnel_rank=4, ranker_grade=3),
     State(S.CLOSED, final=True),
+    # recorded by one side, not yet confirmed: counts as the step before
+    State(S.CONTRACT_BY_EXPERT, engaged=True, revealed=True, funnel_rank=2, ranker_grade=2),
+    State(S.CONTRACT_BY_ENTERPRISE, engaged=True, revealed=True, funnel_rank=2, ranker_grade=2),
+    State(S.COMPLETED_BY_EXPERT, engaged=True, revealed=True, funnel_rank=3, ranker_grade=3),
+    State(S.COMPLETED_BY_ENTERPRISE, engaged=True, revealed=True, funnel_rank=3, ranker_grade=3),
 )
 
 
@@ -96,12 +110,16 @@ class ActionRule:
     reasons: tuple[str, ...] = ()
     done_in: tuple[tuple[Side, frozenset[MatchStatus]], ...] = ()
     reason_missing: tuple[str, str] = ("", "")  # (message, field problem) when no listed reason was given
+    records: MatchStatus | None = None  # the outcome step this action records (with a date, amount, note)
+    amount: str = ""  # the amount (万元) of that record: "required", "optional" or "" (none taken)
 
     def done(self, side: Side, status: MatchStatus) -> bool:
         return any(who == side and status in states for who, states in self.done_in)
 
 
 REVEALED_STATES = frozenset(s.status for s in STATES if s.revealed)
+_REJECT_REASONS = ("details_wrong", "not_happened", "other")
+_REJECT_MISSING = (N_("choose a reason for rejecting"), N_("required when rejecting"))
 ACTIONS = (
     ActionRule(Action.PROPOSE, done_in=((COORDINATOR, frozenset(MatchStatus)),)),  # the pair exists: it is that match
     ActionRule(Action.ACCEPT, done_in=((EXPERT, frozenset({S.EXPERT_ACCEPTED}) | REVEALED_STATES),
@@ -109,9 +127,21 @@ ACTIONS = (
     ActionRule(Action.DECLINE, reasons=("not_my_field", "no_capacity", "budget", "timeline", "location", "already_solved", "other"),
                done_in=((EXPERT, frozenset({S.EXPERT_DECLINED})), (ENTERPRISE, frozenset({S.ENTERPRISE_DECLINED}))),
                reason_missing=(N_("choose a reason for declining"), N_("required when declining"))),
-    ActionRule(Action.INTENT, done_in=tuple((side, frozenset({S.INTENT})) for side in Side)),
-    ActionRule(Action.CONTRACT, done_in=tuple((side, frozenset({S.CONTRACT})) for side in Side)),
-    ActionRule(Action.COMPLETE, done_in=tuple((side, frozenset({S.COMPLETED})) for side in Side)),
+    ActionRule(Action.INTENT, done_in=tuple((side, frozenset({S.INTENT})) for side in Side), records=S.INTENT,
+               amount="optional"),
+    ActionRule(Action.CONTRACT, done_in=((EXPERT, frozenset({S.CONTRACT_BY_EXPERT, S.CONTRACT})),
+                                         (ENTERPRISE, frozenset({S.CONTRACT_BY_ENTERPRISE, S.CONTRACT})),
+                                         (COORDINATOR, frozenset({S.CONTRACT}))), records=S.CONTRACT, amount="required"),
+    ActionRule(Action.COMPLETE, done_in=((EXPERT, frozenset({S.COMPLETED_BY_EXPERT, S.COMPLETED})),
+                                         (ENTERPRISE, frozenset({S.COMPLETED_BY_ENTERPRISE, S.COMPLETED})),
+                                         (COORDINATOR, frozenset({S.COMPLETED}))), records=S.COMPLETED),
+    ActionRule(Action.CONFIRM_CONTRACT, done_in=tuple((side, frozenset({S.CONTRACT, S.COMPLETED_BY_EXPERT, S.COMPLETED_BY_ENTERPRISE,
+                                                                         S.COMPLETED})) for side in Side)),
+    ActionRule(Action.REJECT_CONTRACT, reasons=_REJECT_REASONS, done_in=tuple((side, frozenset({S.INTENT})) for side in Side),
+               reason_missing=_REJECT_MISSING),
+    ActionRule(Action.CONFIRM_COMPLETION, done_in=tuple((side, frozenset({S.COMPLETED})) for side in Side)),
+    ActionRule(Action.REJECT_COMPLETION, reasons=_REJECT_REASONS, done_in=tuple((side, frozenset({S.CONTRACT})) for side in Side),
+               reason_missing=_REJECT_MISSING),
     ActionRule(Action.CLOSE, reasons=("no_response", "need_withdrawn", "solved_elsewhere", "not_feasible", "duplicate", "other"),
                done_in=((COORDINATOR, frozenset({S.CLOSED})),),
                reason_missing=(N_("choose a reason for closing"), N_("required when closing"))),
@@ -130,13 +160,21 @@ class Transition:
     target: MatchStatus
     tell: frozenset[Side]
     confirm: str
+    notice: str = ""  # the notification's kind when it is not the target state's name
+
+    @property
+    def kind(self) -> str:
+        return self.notice or self.target.value
 
 
 _OPEN = tuple(s.status for s in STATES if not s.final)
 _INTENT_RANK = next(s.funnel_rank for s in STATES if s.status == S.INTENT)
 # A match past intent (a contract signed, or the work completed) fixes its need: the enterprise
-# may no longer edit or withdraw it (withdrawing would close a signed contract).
-LOCKS_NEED = frozenset(s.status for s in STATES if s.funnel_rank > _INTENT_RANK)
+# may no longer edit or withdraw it (withdrawing would close a signed contract). A contract one
+# side has recorded and the other has not yet confirmed fixes it too.
+_CONTRACT_RECORDED = frozenset().union(*(states for _, states in next(
+    rule for rule in ACTIONS if rule.action == Action.CONTRACT).done_in))
+LOCKS_NEED = frozenset(s.status for s in STATES if s.funnel_rank > _INTENT_RANK) | _CONTRACT_RECORDED
 _CLOSED_MESSAGE = N_("The match was closed.")
 
 TRANSITIONS = (
@@ -159,11 +197,30 @@ TRANSITIONS = (
     Transition(S.EXPERT_ACCEPTED, Action.DECLINE, frozenset({ENTERPRISE}), S.ENTERPRISE_DECLINED, frozenset({EXPERT, COORDINATOR}),
                N_("You declined the proposal. The coordinator has been told.")),
     Transition(S.CONNECTED, Action.INTENT, EVERYONE, S.INTENT, EVERYONE, N_("A cooperation intent was recorded.")),
-    Transition(S.INTENT, Action.CONTRACT, EVERYONE, S.CONTRACT, EVERYONE, N_("A contract was signed.")),
-    Transition(S.CONTRACT, Action.COMPLETE, EVERYONE, S.COMPLETED, EVERYONE, N_("The cooperation was completed.")),
+    # a contract and a completion: a coordinator's record counts at once; a side's waits for the other side
+    Transition(S.INTENT, Action.CONTRACT, frozenset({COORDINATOR}), S.CONTRACT, EVERYONE, N_("A contract was signed.")),
+    Transition(S.INTENT, Action.CONTRACT, frozenset({EXPERT}), S.CONTRACT_BY_EXPERT, frozenset({ENTERPRISE, COORDINATOR}),
+               N_("You recorded the contract. It counts once the enterprise confirms it.")),
+    Transition(S.INTENT, Action.CONTRACT, frozenset({ENTERPRISE}), S.CONTRACT_BY_ENTERPRISE, frozenset({EXPERT, COORDINATOR}),
+               N_("You recorded the contract. It counts once the expert confirms it.")),
+    Transition(S.CONTRACT, Action.COMPLETE, frozenset({COORDINATOR}), S.COMPLETED, EVERYONE, N_("The cooperation was completed.")),
+    Transition(S.CONTRACT, Action.COMPLETE, frozenset({EXPERT}), S.COMPLETED_BY_EXPERT, frozenset({ENTERPRISE, COORDINATOR}),
+               N_("You recorded the completion. It counts once the enterprise confirms it.")),
+    Transition(S.CONTRACT, Action.COMPLETE, frozenset({ENTERPRISE}), S.COMPLETED_BY_ENTERPRISE, frozenset({EXPERT, COORDINATOR}),
+               N_("You recorded the completion. It counts once the expert confirms it.")),
+    *[row for pending, recorder, confirmed, before, confirm, reject in (
+        (S.CONTRACT_BY_EXPERT, EXPERT, S.CONTRACT, S.INTENT, Action.CONFIRM_CONTRACT, Action.REJECT_CONTRACT),
+        (S.CONTRACT_BY_ENTERPRISE, ENTERPRISE, S.CONTRACT, S.INTENT, Action.CONFIRM_CONTRACT, Action.REJECT_CONTRACT),
+        (S.COMPLETED_BY_EXPERT, EXPERT, S.COMPLETED, S.CONTRACT, Action.CONFIRM_COMPLETION, Action.REJECT_COMPLETION),
+        (S.COMPLETED_BY_ENTERPRISE, ENTERPRISE, S.COMPLETED, S.CONTRACT, Action.CONFIRM_COMPLETION, Action.REJECT_COMPLETION),
+    ) for row in (
+        Transition(pending, confirm, EVERYONE - {recorder}, confirmed, EVERYONE, N_("You confirmed it: it now counts.")),
+        Transition(pending, reject, EVERYONE - {recorder}, before, EVERYONE,
+                   N_("You rejected the record. The side that recorded it has been told."), notice=reject.value),
+    )],
     *[Transition(state, Action.CLOSE, frozenset({COORDINATOR}), S.CLOSED, EVERYONE, _CLOSED_MESSAGE) for state in _OPEN],
-    *[Transition(state, Action.WITHDRAW, frozenset({ENTERPRISE}), S.CLOSED, frozenset({EXPERT, COORDINATOR}), _CLOSED_MESSAGE)
-      for state in _OPEN if state not in LOCKS_NEED],
+    *[Transition(state, Action.WITHDRAW, frozenset({ENTERPRISE}), S.CLOSED, frozenset({EXPERT, COORDINATOR}), _CLOSED_MESSAGE,
+                 notice=Action.WITHDRAW.value) for state in _OPEN if state not in LOCKS_NEED],
 )
 
 # -- views of the table, for its readers ---------------------------------------------------------
@@ -176,9 +233,31 @@ FINAL = tuple(s.status for s in STATES if s.final)
 OPEN = _OPEN
 DECLINED = tuple(dict.fromkeys(t.target for t in TRANSITIONS if t.action == Action.DECLINE))
 FUNNEL_RANK = {s.status: s.funnel_rank for s in sorted(STATES, key=lambda s: s.funnel_rank) if s.funnel_rank}
-OUTCOME_ORDER = tuple(FUNNEL_RANK)  # connected → intent → contract → completed
 RANKER_GRADE = {s.status: s.ranker_grade for s in STATES}
 RECORDED_ACTIONS = (Action.INTENT, Action.CONTRACT, Action.COMPLETE, Action.CLOSE)  # what "record an outcome" takes
+RECORDS = {rule.action: rule.records for rule in ACTIONS if rule.records}  # action -> the step it records
+CONFIRMING = {row.action: row.target for row in TRANSITIONS if row.action.value.startswith("confirm_")}
+REJECTING = {row.action: row.target for row in TRANSITIONS if row.action.value.startswith("reject_")}
+# a pending state -> (the step its confirmation reaches, the sides that may confirm or reject it)
+AWAITING_CONFIRMATION = {row.source: (row.target, row.by) for row in TRANSITIONS if row.action in CONFIRMING}
+# the states of the funnel's stages, in order (connected → intent → contract → completed); a
+# pending state counts as the stage before its own
+OUTCOME_ORDER = tuple(status for status in FUNNEL_RANK if status not in AWAITING_CONFIRMATION)
+STEPS = (S.PROPOSED, None, *OUTCOME_ORDER)  # the match page's stepper; None: both sides accepted
+
+
+def confirmation_action(step: MatchStatus, accept: bool) -> Action | None:
+    """The action that confirms (``accept``) or rejects a pending record of ``step``."""
+    return _DECISIONS.get((step, accept))
+
+
+_DECISIONS = {(AWAITING_CONFIRMATION[row.source][0], row.action in CONFIRMING): row.action
+              for row in TRANSITIONS if row.action in CONFIRMING or row.action in REJECTING}
+
+
+def reached_step(rank: int) -> int:
+    """The stepper's index reached by a match whose best funnel rank is ``rank`` (0: proposed)."""
+    return rank + 1 if rank else 0
 
 
 def transition(source: MatchStatus | None, action: Action, side: Side) -> Transition | None:

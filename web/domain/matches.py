@@ -34,17 +34,23 @@ from models import (
 )
 
 from ..access import is_staff
+from . import outcomes
 from .errors import N_, Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
 from .lifecycle import (
     AWAITING_ANSWER,
+    AWAITING_CONFIRMATION,
+    CONFIRMING,
     ENGAGED,
     OPEN,
     RECORDED_ACTIONS,
+    RECORDS,
+    REJECTING,
     RULE,
     STATE,
     Action,
     Side,
     Transition,
+    confirmation_action,
     may_ever,
     transition,
 )
@@ -108,18 +114,19 @@ def _locked(session: Session, match_id: int) -> Match:
 
 
 def _record(session: Session, match: Match, actor: User | None, row: Transition, reason: str, note: str,
-            *, at: datetime | None, quiet: bool) -> None:
+            *, at: datetime | None, quiet: bool) -> MatchEvent:
     match.status = row.target
     if at is not None:
         match.updated_at = at
-    session.add(MatchEvent(match_id=match.id, actor_id=actor.id if actor else None, actor_role=actor.role.value if actor else "system",
-                           from_status=row.source.value if row.source else None, to_status=row.target.value, reason_code=reason,
-                           note=note, **({"created_at": at} if at is not None else {})))
+    event = MatchEvent(match_id=match.id, actor_id=actor.id if actor else None, actor_role=actor.role.value if actor else "system",
+                       from_status=row.source.value if row.source else None, to_status=row.target.value, reason_code=reason,
+                       note=note, **({"created_at": at} if at is not None else {}))
+    session.add(event)
     if not quiet:
-        notify_match(session, match, row.target, actor, tell=row.tell,
-                     kind=row.action.value if row.action == Action.WITHDRAW else row.target.value)
+        notify_match(session, match, row.target, actor, tell=row.tell, kind=row.kind)
     log.info("match_transition match=%s from=%s to=%s actor=%s", match.id, row.source.value if row.source else None,
              row.target.value, actor.id if actor else None)
+    return event
 
 
 def _refusal(match: Match, action: Action, side: Side) -> str:
@@ -130,16 +137,26 @@ def _refusal(match: Match, action: Action, side: Side) -> str:
         return N_("match %(match)s is %(status)s; it no longer takes answers", **params)
     if action in (Action.CLOSE, Action.WITHDRAW):
         return N_("match %(match)s is already %(status)s", **params)
+    waiting = outcomes.awaiting(match.status)
+    if waiting and side.value not in {s.value for s in waiting[1]} and side != Side.COORDINATOR:
+        return N_("match %(match)s: the %(step)s this side recorded awaits confirmation by the other side; "
+                  "the side that recorded it cannot confirm or reject it", step=waiting[0].value, **params)
+    if waiting:
+        return N_("match %(match)s: a %(step)s awaits your confirmation; confirm or reject it first", step=waiting[0].value,
+                  **params)
+    if action in CONFIRMING or action in REJECTING:
+        return N_("match %(match)s is %(status)s; nothing of this kind awaits confirmation", **params)
     return N_("match %(match)s is %(status)s; %(target)s cannot follow it", target=action.value, **params)
 
 
 def apply(session: Session, match: Match, actor: User | None, side: Side, action: Action, *, reason: str = "",
-          note: str = "", at: datetime | None = None, quiet: bool = False) -> Match:
+          note: str = "", details: dict | None = None, at: datetime | None = None, quiet: bool = False) -> Match:
     """Take ``action`` on ``match`` (locked, in the caller's write transaction) as ``side``.
 
     A no-op when the table says this side's action already happened; IllegalTransition when
-    the table has no row from the current state. ``at`` backdates the step (demo history);
-    ``quiet`` records it without notifying anyone (history is not news)."""
+    the table has no row from the current state. ``details`` (from :func:`outcomes.clean_outcome`)
+    are required by the actions that record an outcome step. ``at`` backdates the step (demo
+    history); ``quiet`` records it without notifying anyone (history is not news)."""
     if RULE[action].done(side, match.status):
         return match
     row = transition(match.status, action, side)
@@ -147,6 +164,9 @@ def apply(session: Session, match: Match, actor: User | None, side: Side, action
         raise IllegalTransition(_refusal(match, action, side))
     if match.need.status == NeedStatus.CLOSED and not STATE[row.target].final:
         raise IllegalTransition(N_("need %(need)s is closed", need=match.need_id))
+    if action in RECORDS and details is None:
+        raise ValidationError(N_("the date and details of the %(step)s are missing", step=RECORDS[action].value),
+                              fields={"date": N_("required")})
     now = at or utcnow()
     if action == Action.ACCEPT:
         setattr(match, f"{side.value}_accepted_at", now)
@@ -156,7 +176,13 @@ def apply(session: Session, match: Match, actor: User | None, side: Side, action
             match.need.status = NeedStatus.MATCHED
     if row.target == MatchStatus.CLOSED:
         match.closed_reason = f"{reason}: {note}".strip(": ")[:500]
-    _record(session, match, actor, row, reason, note[:2000], at=at, quiet=quiet)
+    source = match.status
+    event = _record(session, match, actor, row, reason, note[:2000], at=at, quiet=quiet)
+    if action in RECORDS:
+        session.flush()
+        outcomes.write_record(session, match, event, actor, side, row, details)
+    elif source in AWAITING_CONFIRMATION and (action in CONFIRMING or action in REJECTING):
+        outcomes.decide_record(session, match, actor, side, row, reason=reason, note=note[:2000], at=now)
     return match
 
 
@@ -177,16 +203,23 @@ def checked_reason(action: Action, reason: str, note: str) -> str:
     return reason
 
 
-def act(actor: User, match_id: int, action: Action, *, reason: str = "", note: str = "") -> Match:
-    """``actor`` takes ``action`` on a match: checked against the table, recorded, told."""
+def act(actor: User, match_id: int, action: Action, *, reason: str = "", note: str = "", details: dict | None = None) -> Match:
+    """``actor`` takes ``action`` on a match: checked against the table, recorded, told.
+    ``details``: the raw date/amount/note of an action that records an outcome step."""
     match = match_for(actor, match_id)
     side = side_of(actor, match)
     if not may_ever(side, action):
         raise PermissionDenied(f"the {side.value} of a match may not take the action {action.value}")
-    note = note or ""
+    note = (note or "").strip()
     reason = checked_reason(action, reason, note)
+    cleaned = None
+    if action in RECORDS and not RULE[action].done(side, match.status):
+        if transition(match.status, action, side) is None:  # say so before judging the details of a step that cannot come
+            raise IllegalTransition(_refusal(match, action, side))
+        cleaned = outcomes.clean_outcome(action, {"note": note, **(details or {})}, match)
+        note = cleaned["note"]
     with write_transaction() as session:
-        return apply(session, _locked(session, match_id), actor, side, action, reason=reason, note=note)
+        return apply(session, _locked(session, match_id), actor, side, action, reason=reason, note=note, details=cleaned)
 
 
 def _role_side(actor: User) -> Side | None:
@@ -257,14 +290,26 @@ def respond(actor: User, match_id: int, accept: bool, *, reason: str = "", note:
     return act(actor, match_id, Action.ACCEPT if accept else Action.DECLINE, reason=reason, note=note)
 
 
-def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", reason: str = "") -> Match:
-    """intent → contract → completed, or closed with a reason — who may record which is in the
-    table (the reason "other" needs a note)."""
+def record_outcome(actor: User, match_id: int, status: str, *, note: str = "", reason: str = "",
+                   details: dict | None = None) -> Match:
+    """intent → contract → completed (with ``details``: date, amount in 万元), or closed with a
+    reason — who may record which, and whose confirmation it then awaits, is in the table (the
+    reason "other" needs a note)."""
     action = next((a for a in RECORDED_ACTIONS if a.value == status), None)
     if action is None:
         raise ValidationError(N_("status must be one of intent, contract, completed, closed"),
                               fields={"status": N_("must be intent, contract, completed or closed")})
-    return act(actor, match_id, action, note=note, reason=reason)
+    return act(actor, match_id, action, note=note, reason=reason, details=details)
+
+
+def decide_outcome(actor: User, match_id: int, status: str, accept: bool, *, reason: str = "", note: str = "") -> Match:
+    """The other side (or a coordinator) confirms or rejects (with a reason) the contract or
+    completion one side recorded. ``status`` names the step, so a confirmation meant for the
+    contract never confirms a completion recorded since."""
+    action = next((confirmation_action(step, accept) for step in MatchStatus if step.value == status), None)
+    if action is None:
+        raise ValidationError(N_("status must be contract or completed"), fields={"status": N_("must be contract or completed")})
+    return act(actor, match_id, action, reason=reason, note=note)
 
 
 def close_matches_of_withdrawn_need(session: Session, actor: User, need: Need) -> list[Match]:

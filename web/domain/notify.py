@@ -35,7 +35,42 @@ def message(kind: str) -> str:
         "need_withdrawn": _("The enterprise withdrew the need, so the match was closed."),
         "signup_pending": _("A new account is waiting for approval."),
         "need_posted": _("A new need was posted. Please review it."),
+        "contract_by_expert": _("The expert recorded a signed contract. It counts once the enterprise (or a coordinator) confirms it."),
+        "contract_by_enterprise": _("The enterprise recorded a signed contract. It counts once the expert (or a coordinator) confirms it."),
+        "completed_by_expert": _("The expert recorded the cooperation as completed. It counts once the enterprise (or a coordinator) "
+                                 "confirms it."),
+        "completed_by_enterprise": _("The enterprise recorded the cooperation as completed. It counts once the expert (or a "
+                                     "coordinator) confirms it."),
+        "reject_contract": _("The recorded contract was rejected; the match is back at the cooperation intent."),
+        "reject_completed": _("The recorded completion was rejected; the match is back at the signed contract."),
     }.get(kind, kind)
+
+
+def about(match: Match, user: User, *, mail: bool = False) -> str:
+    """Which need and which other party a notification is about, as ``user`` may see them:
+    an anonymous need's enterprise stays unnamed to the expert until the match is connected,
+    and always in an e-mail (which may be printed to the log)."""
+    expert = _("expert %(name)s", name=match.expert.name)
+    revealed = match.connected_at is not None and not mail
+    if revealed or not match.need.anonymous or user.role != Role.EXPERT:
+        enterprise = _("enterprise %(name)s", name=match.need.organization.name)
+    else:
+        enterprise = _("an enterprise that stays anonymous until both sides accept")
+    if user.role == Role.EXPERT:
+        other = enterprise
+    elif user.role == Role.ENTERPRISE:
+        other = expert
+    else:
+        other = f"{expert} · {enterprise}"
+    return _("Need “%(title)s” · %(other)s", title=match.need.title, other=other)
+
+
+def about_notification(notification: Notification, user: User) -> str:
+    """:func:`about` for an in-app notification of a match ("" for other notifications)."""
+    from models import db
+
+    match = db.session.get(Match, notification.match_id) if notification.match_id else None
+    return about(match, user) if match is not None else ""
 
 
 def recipients(session: Session, match: Match, tell: Collection[Side]) -> list[User]:
@@ -63,7 +98,7 @@ def notify_match(session: Session, match: Match, status: MatchStatus, actor: Use
         with force_locale(user.locale or "zh"):
             subject = _("[Matchmaking] %(title)s", title=match.need.title[:80])
             link = _match_link(user, match)
-            body = f"{message(kind)}\n\n{match.need.title}\n{link}\n"
+            body = f"{message(kind)}\n\n{about(match, user, mail=True)}\n{link}\n"
         session.add(EmailMessage(recipient=user.email, subject=subject, body=body))
 
 

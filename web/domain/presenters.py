@@ -8,9 +8,10 @@ its enterprise's name from experts until then.
 
 from __future__ import annotations
 
-from models import ExpertProfile, Match, Need, Role, User
+from models import ExpertProfile, Match, MatchEvent, MatchOutcome, Need, Role, User, db
 
 from ..access import is_staff
+from . import outcomes
 from .matches import contacts_visible, party
 
 
@@ -75,6 +76,7 @@ def may_see_expert_contacts(viewer: User, profile: ExpertProfile, matches: list[
 def match_view(match: Match, viewer: User) -> dict:
     p = party(viewer, match)
     revealed = contacts_visible(match)
+    records = outcomes.records_of(db.session, match.id)
     data = {
         "id": match.id,
         "status": match.status.value,
@@ -87,11 +89,9 @@ def match_view(match: Match, viewer: User) -> dict:
         "closed_reason": match.closed_reason or None,
         "created_at": _iso(match.created_at),
         "updated_at": _iso(match.updated_at),
-        "events": [
-            {"to": e.to_status, "from": e.from_status, "at": _iso(e.created_at), "actor_role": e.actor_role,
-             "reason": e.reason_code or None, "note": e.note or None}
-            for e in match.events
-        ],
+        "events": [_event_view(e, records.get(e.id), viewer, revealed) for e in match.events],
+        "awaiting_confirmation": _awaiting_view(match),
+        "stepper": outcomes.stepper(match, list(match.events)),
     }
     if p.coordinator or revealed:
         organization = match.need.organization
@@ -125,3 +125,36 @@ def recommended_need_view(item, viewer: User) -> dict:
 def interest_view(interest) -> dict:
     return {"need_id": interest.need_id, "expert_id": interest.expert_id, "relevance": interest.relevance,
             "created_at": _iso(interest.created_at)}
+
+
+def _actor_name(event: MatchEvent, viewer: User, revealed: bool) -> str | None:
+    """Who took a step, by name — except an enterprise member's name to the expert before the
+    match is connected (the enterprise's people are contact details until then)."""
+    actor = event.actor
+    if actor is None:
+        return None
+    if event.actor_role == Role.ENTERPRISE.value and viewer.role == Role.EXPERT and not revealed and actor.id != viewer.id:
+        return None
+    return actor.name
+
+
+def _event_view(event: MatchEvent, record: MatchOutcome | None, viewer: User, revealed: bool) -> dict:
+    view = {"to": event.to_status, "from": event.from_status, "at": _iso(event.created_at), "actor_role": event.actor_role,
+            "actor": _actor_name(event, viewer, revealed), "reason": event.reason_code or None, "note": event.note or None}
+    if record is not None:
+        decider = record.decided_by
+        view["outcome"] = {
+            "step": record.step, "date": record.occurred_on.isoformat(), "amount_wan": outcomes.wan(record.amount_yuan),
+            "state": record.state, "decided_side": record.decided_side or None,
+            "decided_by": decider.name if decider is not None and (revealed or is_staff(viewer)) else None,
+            "decided_at": _iso(record.decided_at), "reject_reason": record.reject_reason or None,
+            "reject_note": record.reject_note or None}
+    return view
+
+
+def _awaiting_view(match: Match) -> dict | None:
+    waiting = outcomes.awaiting(match.status)
+    if waiting is None:
+        return None
+    step, sides = waiting
+    return {"step": step.value, "by": [side.value for side in sides], "or_coordinator": True}

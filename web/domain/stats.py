@@ -1,45 +1,56 @@
 """Outcome statistics for coordinators: the matchmaking funnel and the platform's totals.
 
 The funnel is a *cohort* view: it takes the needs posted in a period (by ``Need.created_at``,
-days in the platform's time zone ``MATCHER_TIMEZONE``, both ends inclusive; drafts are not posted and never count) and follows their
-matches through the stages, wherever those stages happened in time. A match counts for a stage
-if it ever reached it — by its current status, its ``connected_at`` stamp or a ``MatchEvent``
-row — and a match that reached a later stage counts for every earlier one
-(``connected < intent < contract < completed``). A match that was closed after reaching
-``intent`` therefore still counts as connected and intent.
+days in the platform's time zone ``MATCHER_TIMEZONE``, both ends inclusive; drafts are not
+posted and never count) and follows them through the stages, wherever those stages happened in
+time. **Every stage counts needs**: posted → with at least one proposal → with a match that
+reached ``connected`` → ``intent`` → ``contract`` → ``completed``. A need counts for a stage if
+one of its matches ever reached it — by its current status, its ``connected_at`` stamp or a
+``MatchEvent`` row — and a match that reached a later stage counts for every earlier one, so
+each stage is a subset of the one before and the conversion rates between them are shares. A
+contract or completion one side recorded counts only once confirmed (its pending state ranks
+as the stage before; the lifecycle table's ``funnel_rank``). Contract values are the amounts of
+confirmed contracts (``match_outcomes`` in state ``counted``), in 万元. Medians: days from
+posting to the first proposal, and to the first connection, over the needs that got there.
 
-Everything here returns plain dicts, lists, ints and strings, so the HTML dashboard, the CSV
-export and ``GET /api/v1/stats`` share one shape. Functions take explicit arguments and never
-look at the request.
+Per-need figures come from SQL (one grouped query for the stages and times, one for the
+values); grouping by month, industry and region reads the taxonomy in Python. Everything here
+returns plain dicts, lists, numbers and strings, so the HTML dashboard, the CSV export and
+``GET /api/v1/stats`` share one shape. Functions take explicit arguments and never look at the
+request.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import statistics
 from collections import Counter
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from matcher.taxonomy import load_taxonomy
-from models import AccountStatus, ExpertProfile, Match, MatchEvent, Need, NeedStatus, User, db, utcnow
+from models import AccountStatus, ExpertProfile, Match, MatchEvent, MatchOutcome, Need, NeedStatus, User, db, utcnow
+from models.outcomes import COUNTED
 
 from ..localtime import day_end, day_start, to_local
 from .errors import N_, ValidationError
-from .lifecycle import AWAITING_ANSWER, FUNNEL_RANK
+from .lifecycle import AWAITING_ANSWER, FUNNEL_RANK, OUTCOME_ORDER
 
-STAGES = ("needs_posted", "needs_matched", "matches_connected", "intents", "contracts", "completed")
+STAGES = ("needs_posted", "needs_proposed", "needs_connected", "needs_intent", "needs_contract", "needs_completed")
+UNIT = "needs"
+MEDIANS = ("days_to_first_proposal", "days_to_connection")
 BREAKDOWNS = ("month", "industry", "region")
 UNCLASSIFIED = "unclassified"  # industry group of a need without an industry code
 UNKNOWN = "unknown"  # region group of a need without a region
 AWAITING_DAYS = 7
 
-# Match stages in order (ranks from the lifecycle table); a match that reached rank r counts
-# for every stage of rank <= r. The names are the funnel's, rank 1 first.
-_MATCH_STAGE_RANK = FUNNEL_RANK
-_MATCH_STAGE_NAMES = ("matches_connected", "intents", "contracts", "completed")
+# The match stages in order (ranks from the lifecycle table): a need whose best match reached
+# rank r counts for every stage of rank <= r.
+_MATCH_STAGES = dict(zip(STAGES[2:], (FUNNEL_RANK[status] for status in OUTCOME_ORDER), strict=True))
 _MAX_DATE_TEXT = 32
+_DAY = 86_400
 
 
 def parse_period(start_text: str | None, end_text: str | None) -> tuple[date | None, date | None]:
@@ -77,50 +88,51 @@ def funnel(start: date | None = None, end: date | None = None, *, locale: str = 
 
         {
           "period": {"start": "2024-01-01" | None, "end": "2024-06-30" | None},
-          "stages": ["needs_posted", "needs_matched", "matches_connected",
-                     "intents", "contracts", "completed"],
-          "overall": {"needs_posted": 12, "needs_matched": 5, "matches_connected": 7,
-                      "intents": 4, "contracts": 2, "completed": 1},
-          "by_month":    [{"key": "2024-01", "label": "2024-01", <stage>: int, ...}, ...],
-          "by_industry": [{"key": "36", "label": "汽车制造业", <stage>: int, ...}, ...],
-          "by_region":   [{"key": "广东省", "label": "广东省", <stage>: int, ...}, ...],
+          "unit": "needs",
+          "stages": ["needs_posted", "needs_proposed", "needs_connected",
+                     "needs_intent", "needs_contract", "needs_completed"],
+          "overall": {<stage>: int, ..., "contract_value_wan": 125.5,
+                      "days_to_first_proposal": 3.0 | None, "days_to_connection": 9.5 | None,
+                      "conversion": {"needs_proposed": 0.5 | None, ...}},
+          "by_month":    [{"key": "2024-01", "label": "2024-01", <the same figures>}, ...],
+          "by_industry": [{"key": "36", "label": "汽车制造业", ...}, ...],
+          "by_region":   [{"key": "广东省", "label": "广东省", ...}, ...],
         }
 
-    ``needs_posted`` and ``needs_matched`` count needs (matched: at least one match reached
-    ``connected``); the other stages count matches. Months are ``YYYY-MM`` of the need's
-    ``created_at`` in the platform's time zone, chronological, with empty months between the first and the last
-    filled in as zeros. Industry groups by the need's first industry code (label: its name in
-    the taxonomy, in ``locale``), ``"unclassified"`` when it has none. Region groups by
+    ``conversion[stage]``: the share of the previous stage's needs that reached ``stage``
+    (None when the previous stage is empty). Months are ``YYYY-MM`` of the need's
+    ``created_at`` in the platform's time zone, chronological, with empty months between the
+    first and the last filled in. Industry groups by the need's first industry code (label: its
+    name in the taxonomy, in ``locale``), ``"unclassified"`` when it has none. Region groups by
     province (``taxonomy.province_of``); a region the taxonomy does not recognise is its own
     group under its text as written; ``"unknown"`` when the need has no region. Industry and
     region rows are sorted by needs posted (descending), with unclassified/unknown last.
     """
     need_filter = _need_filter(start, end)
-    needs = db.session.execute(
-        sa.select(Need.id, Need.created_at, Need.industry_codes, Need.region).where(*need_filter)
-    ).all()
-    progress = {row.need_id: row for row in db.session.execute(_progress_query(need_filter))}
+    needs = db.session.execute(_per_need_query(need_filter)).all()
+    values = dict(db.session.execute(_contract_values_query(need_filter)).all())
 
     taxonomy = load_taxonomy()
-    groups: dict[str, dict[str, Counter]] = {name: {} for name in BREAKDOWNS}
+    groups: dict[str, dict[str, _Group]] = {name: {} for name in BREAKDOWNS}
     labels: dict[str, dict[str, str]] = {name: {} for name in BREAKDOWNS}
-    overall: Counter = Counter()
+    overall = _Group()
     for need in needs:
-        counts = _need_counts(progress.get(need.id))
-        overall.update(counts)
+        figures = _need_figures(need, values.get(need.id, 0))
+        overall.add(figures)
         for breakdown, (key, label) in (
             ("month", _month_group(need.created_at)),
             ("industry", _industry_group(taxonomy, need.industry_codes, locale)),
             ("region", _region_group(taxonomy, need.region, locale)),
         ):
-            groups[breakdown].setdefault(key, Counter()).update(counts)
+            groups[breakdown].setdefault(key, _Group()).add(figures)
             labels[breakdown][key] = label
 
     _fill_month_gaps(groups["month"], labels["month"])
     return {
         "period": {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None},
+        "unit": UNIT,
         "stages": list(STAGES),
-        "overall": _stage_dict(overall),
+        "overall": overall.figures(),
         "by_month": _rows(groups["month"], labels["month"], key=lambda row: row["key"]),
         "by_industry": _rows(groups["industry"], labels["industry"], key=_by_size(UNCLASSIFIED)),
         "by_region": _rows(groups["region"], labels["region"], key=_by_size(UNKNOWN)),
@@ -192,50 +204,90 @@ def _need_filter(start: date | None, end: date | None) -> list:
     return where
 
 
-def _progress_query(need_filter: list) -> sa.Select:
-    """Per need (of those passing ``need_filter``): how many of its matches reached each stage.
+def _per_need_query(need_filter: list) -> sa.Select:
+    """One row per posted need: its posting time, grouping fields, when it was first proposed
+    and first connected, and the highest funnel rank any of its matches reached.
 
-    The highest stage a match reached is the maximum over three witnesses: its current
-    status, its ``connected_at`` stamp, and its MatchEvent rows. Needs whose matches never
-    reached ``connected`` have no row.
+    A match's rank is the maximum over three witnesses: its current status, its
+    ``connected_at`` stamp, and its MatchEvent rows (so a match closed after a contract still
+    counts as a contract; a record rejected back to intent never reached contract).
     """
-    status_rank = sa.case(
-        *[(Match.status == status, rank) for status, rank in _MATCH_STAGE_RANK.items()], else_=0
-    )
-    event_rank = sa.case(
-        *[(MatchEvent.to_status == status.value, rank) for status, rank in _MATCH_STAGE_RANK.items()], else_=0
-    )
-    stage_values = [status.value for status in _MATCH_STAGE_RANK]
+    status_rank = sa.case(*[(Match.status == status, rank) for status, rank in FUNNEL_RANK.items()], else_=0)
+    event_rank = sa.case(*[(MatchEvent.to_status == status.value, rank) for status, rank in FUNNEL_RANK.items()], else_=0)
     witnesses = sa.union_all(
-        sa.select(Match.id.label("match_id"), status_rank.label("rank")).where(Match.status.in_(list(_MATCH_STAGE_RANK))),
+        sa.select(Match.id.label("match_id"), status_rank.label("rank")),
         sa.select(Match.id.label("match_id"), sa.literal(1).label("rank")).where(Match.connected_at.is_not(None)),
-        sa.select(MatchEvent.match_id.label("match_id"), event_rank.label("rank")).where(MatchEvent.to_status.in_(stage_values)),
+        sa.select(MatchEvent.match_id.label("match_id"), event_rank.label("rank"))
+        .where(MatchEvent.to_status.in_([status.value for status in FUNNEL_RANK])),
     ).subquery("witnesses")
-    reached = (
-        sa.select(witnesses.c.match_id, sa.func.max(witnesses.c.rank).label("rank"))
-        .group_by(witnesses.c.match_id)
-        .subquery("reached")
-    )
-
-    def at_least(rank: int):
-        return sa.func.sum(sa.case((reached.c.rank >= rank, 1), else_=0)).label(_MATCH_STAGE_NAMES[rank - 1])
-
+    reached = (sa.select(witnesses.c.match_id, sa.func.max(witnesses.c.rank).label("rank"))
+               .group_by(witnesses.c.match_id).subquery("reached"))
     return (
-        sa.select(Match.need_id, *[at_least(rank) for rank in range(1, len(_MATCH_STAGE_NAMES) + 1)])
-        .join(reached, reached.c.match_id == Match.id)
-        .join(Need, Need.id == Match.need_id)
+        sa.select(Need.id, Need.created_at, Need.industry_codes, Need.region,
+                  sa.func.count(Match.id).label("matches"), sa.func.min(Match.created_at).label("first_proposed"),
+                  sa.func.min(Match.connected_at).label("first_connected"),
+                  sa.func.coalesce(sa.func.max(reached.c.rank), 0).label("rank"))
+        .select_from(Need)
+        .outerjoin(Match, Match.need_id == Need.id)
+        .outerjoin(reached, reached.c.match_id == Match.id)
         .where(*need_filter)
-        .group_by(Match.need_id)
+        .group_by(Need.id)  # the other columns of needs depend on its key (PostgreSQL cannot group JSON)
     )
 
 
-def _need_counts(progress) -> Counter:
+def _contract_values_query(need_filter: list) -> sa.Select:
+    """Per need: the sum, in yuan, of its confirmed contracts' amounts."""
+    return (sa.select(Match.need_id, sa.func.sum(MatchOutcome.amount_yuan))
+            .join(Match, Match.id == MatchOutcome.match_id).join(Need, Need.id == Match.need_id)
+            .where(*need_filter, MatchOutcome.step == OUTCOME_ORDER[2].value, MatchOutcome.state == COUNTED)
+            .group_by(Match.need_id))
+
+
+def _days(since: datetime, until: datetime | None) -> float | None:
+    if until is None:
+        return None
+    since, until = to_local(since), to_local(until)
+    return max(0.0, (until - since).total_seconds() / _DAY)
+
+
+def _need_figures(need, value_yuan: int) -> dict:
     counts = Counter(needs_posted=1)
-    if progress is not None:
-        for name in _MATCH_STAGE_NAMES:
-            counts[name] = int(getattr(progress, name) or 0)
-        counts["needs_matched"] = 1 if counts["matches_connected"] else 0
-    return counts
+    if need.matches:
+        counts["needs_proposed"] = 1
+    for stage, rank in _MATCH_STAGES.items():
+        if need.rank >= rank:
+            counts[stage] = 1
+    return {"counts": counts, "value": int(value_yuan or 0),
+            "days_to_first_proposal": _days(need.created_at, need.first_proposed),
+            "days_to_connection": _days(need.created_at, need.first_connected)}
+
+
+class _Group:
+    """The figures of a set of needs: stage counts, contract value, the times to take medians of."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.value = 0
+        self.times: dict[str, list[float]] = {name: [] for name in MEDIANS}
+
+    def add(self, figures: dict) -> None:
+        self.counts.update(figures["counts"])
+        self.value += figures["value"]
+        for name in MEDIANS:
+            if figures[name] is not None:
+                self.times[name].append(figures[name])
+
+    def figures(self) -> dict:
+        stages = {stage: int(self.counts.get(stage, 0)) for stage in STAGES}
+        conversion = {later: (round(stages[later] / stages[earlier], 4) if stages[earlier] else None)
+                      for earlier, later in zip(STAGES, STAGES[1:], strict=False)}
+        medians = {name: (round(statistics.median(times), 1) if times else None) for name, times in self.times.items()}
+        return {**stages, "contract_value_wan": _wan(self.value), **medians, "conversion": conversion}
+
+
+def _wan(yuan: int) -> float | int:
+    value = round(yuan / 10_000, 4)
+    return int(value) if value == int(value) else value
 
 
 def _month_group(created_at: datetime) -> tuple[str, str]:
@@ -263,23 +315,19 @@ def _region_group(taxonomy, region: str | None, locale: str) -> tuple[str, str]:
     return province, term.name(locale) or province
 
 
-def _fill_month_gaps(groups: dict[str, Counter], labels: dict[str, str]) -> None:
+def _fill_month_gaps(groups: dict[str, _Group], labels: dict[str, str]) -> None:
     if not groups:
         return
     first, last = min(groups), max(groups)
     year, month = int(first[:4]), int(first[5:7])
     while (key := f"{year:04d}-{month:02d}") < last:
-        groups.setdefault(key, Counter())
+        groups.setdefault(key, _Group())
         labels.setdefault(key, key)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def _stage_dict(counts: Counter) -> dict[str, int]:
-    return {stage: int(counts.get(stage, 0)) for stage in STAGES}
-
-
-def _rows(groups: dict[str, Counter], labels: dict[str, str], *, key) -> list[dict]:
-    rows = [{"key": k, "label": labels[k], **_stage_dict(counts)} for k, counts in groups.items()]
+def _rows(groups: dict[str, _Group], labels: dict[str, str], *, key) -> list[dict]:
+    rows = [{"key": k, "label": labels[k], **group.figures()} for k, group in groups.items()]
     return sorted(rows, key=key)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from matcher.taxonomy import load_taxonomy
@@ -194,6 +195,36 @@ class Cleaner:
         else:
             self.clean[field] = value
 
+    def decimal(self, field: str, *, minimum: int, maximum: int, places: int, required: bool = False) -> None:
+        """A number (JSON number or text; a comma as decimal separator is read too) with at most
+        ``places`` decimals, kept as a :class:`~decimal.Decimal`."""
+        value = self.data.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(field, N_("must not be empty"))
+            else:
+                self.clean[field] = None
+            return
+        text = value.strip().replace("，", ",").replace(",", ".") if isinstance(value, str) else value
+        if isinstance(text, bool) or not isinstance(text, int | float | str) or (isinstance(text, str) and len(text) > 30):
+            self.fail(field, N_("must be a number"))
+            return
+        try:
+            number = Decimal(str(text))
+        except InvalidOperation:
+            self.fail(field, N_("must be a number"))
+            return
+        if not number.is_finite():
+            self.fail(field, N_("must be a number"))
+        elif number < minimum:
+            self.fail(field, N_("must not be negative") if minimum == 0 else N_("must be at least %(min)s", min=minimum))
+        elif number > maximum:
+            self.fail(field, N_("must be at most %(max)s", max=maximum))
+        elif -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
+            self.fail(field, N_("must have at most %(places)s decimal places", places=places))
+        else:
+            self.clean[field] = number
+
     def iso_date(self, field: str, *, not_before: date | None = None) -> None:
         value = self.data.get(field)
         if value is None or value == "":
@@ -269,6 +300,8 @@ class Cleaner:
             self.modes(f.name)
         elif f.kind == spec.INTEGER:
             self.integer(f.name, minimum=f.min_value, maximum=f.max_value, required=f.required)
+        elif f.kind == spec.DECIMAL:
+            self.decimal(f.name, minimum=f.min_value, maximum=f.max_value, places=f.places, required=f.required)
         elif f.kind == spec.DATE:
             self.iso_date(f.name, not_before=today)
         elif f.kind == spec.DATETIME:

@@ -41,6 +41,7 @@ from ..domain.errors import ValidationError
 from ..domain.experts import clean_achievement, clean_profile
 from ..domain.lifecycle import Side
 from ..domain.needs import clean_need
+from ..localtime import to_local
 from .passwords import hash_password
 
 FILES = ("organizations", "experts", "needs", "matches", "judgements")
@@ -346,4 +347,16 @@ def _load_matches(session, dataset, needs, experts) -> None:
         for row, side in _history(MatchStatus(record["status"])):
             reason = record.get("reason", "other") if lifecycle.RULE[row.action].reasons else ""
             match_service.apply(session, match, actors[side], side, row.action, reason=match_service.checked_reason(
-                row.action, reason, DEMO_NOTE), note=DEMO_NOTE, at=created, quiet=True)
+                row.action, reason, DEMO_NOTE), note=DEMO_NOTE, details=_outcome(row.action, record, need, created),
+                at=created, quiet=True)
+
+
+def _outcome(action, record: dict, need: Need, created: datetime) -> dict | None:
+    """The date, amount and note of an outcome step the table says is recorded with them: the
+    match's day; the record's ``amount`` (万元), else the need's budget, for a contract."""
+    rule = lifecycle.RULE[action]
+    if rule.records is None:
+        return None
+    amount = record.get("amount") or need.budget_max or need.budget_min or 10
+    return {"occurred_on": to_local(created).date(), "note": DEMO_NOTE,
+            "amount_yuan": int(amount * 10_000) if rule.amount == "required" or record.get("amount") else None}

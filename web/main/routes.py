@@ -47,14 +47,15 @@ def healthz():
 @bp.route("/notifications")
 @authenticated
 def notifications():
-    from ..domain.notify import message, notifications_for
+    from ..domain.notify import about_notification, message, notifications_for
     from ..forms import ActionForm
 
     items = notifications_for(current_user)
     from ..domain.coordinator_news import need_titles
 
     return render_template("main/notifications.html", items=items, message=message, action_form=ActionForm(),
-                           need_titles=need_titles(current_user, items))
+                           need_titles=need_titles(current_user, items),
+                           about=lambda n: about_notification(n, current_user))
 
 
 @bp.route("/notifications/read", methods=["POST"])

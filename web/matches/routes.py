@@ -1,4 +1,5 @@
-"""Matches as every role sees them: list, detail, answer, record progress."""
+"""Matches as every role sees them: list, detail, answer, record progress, confirm or reject
+what the other side recorded."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from models import MatchStatus, Role
 from ..access import authenticated, is_staff, roles_required
 from ..domain import lifecycle
 from ..domain import matches as match_service
-from ..domain.errors import DomainError, localize
+from ..domain.errors import DomainError, ValidationError, localize
 from ..domain.lifecycle import Action
 from ..domain.presenters import match_view
+from ..forms import apply_errors
+from ..localtime import local_today
 from . import bp
-from .forms import CLOSE_LABELS, DECLINE_LABELS, OutcomeForm, RespondForm
+from .forms import CLOSE_LABELS, DECLINE_LABELS, REJECT_LABELS, DecisionForm, OutcomeForm, RespondForm
 
+STALE_DAYS = 7
 STATUS_FILTERS = {
     "open": list(lifecycle.AWAITING_ANSWER),
     "active": sorted(lifecycle.ENGAGED, key=list(MatchStatus).index),
@@ -27,20 +31,34 @@ STATUS_FILTERS = {
 @authenticated
 def index():
     selected = request.args.get("status", "")
-    items = match_service.matches_for(current_user, status=STATUS_FILTERS.get(selected))
+    if selected == "stale" and is_staff(current_user):  # the dashboard's "unanswered for 7 days" card
+        items = match_service.waiting_for_answer(STALE_DAYS)
+    else:
+        items = match_service.matches_for(current_user, status=STATUS_FILTERS.get(selected))
     views = [match_view(m, current_user) for m in items]
-    stale = match_service.waiting_for_answer(7) if is_staff(current_user) else []
-    return render_template("matches/index.html", matches=views, selected=selected, filters=STATUS_FILTERS, stale=stale)
+    stale = match_service.waiting_for_answer(STALE_DAYS) if is_staff(current_user) else []
+    return render_template("matches/index.html", matches=views, selected=selected, filters=STATUS_FILTERS, stale=stale,
+                           stale_days=STALE_DAYS)
 
 
 @bp.route("/<int:match_id>")
 @authenticated
 def detail(match_id: int):
+    return _detail(match_id)
+
+
+def _detail(match_id: int, *, outcome_form: OutcomeForm | None = None, decision_form: DecisionForm | None = None,
+            status: int = 200):
     match = match_service.match_for(current_user, match_id)
     party = match_service.party(current_user, match)
     view = match_view(match, current_user)
     actions = lifecycle.actions_for(match.status, party.side)
-    outcomes = [MatchStatus(a.value) for a in actions if a in lifecycle.RECORDED_ACTIONS and a != Action.CLOSE]
+    recordable = [a for a in actions if a in lifecycle.RECORDS]
+    next_outcome = lifecycle.RECORDS[recordable[0]] if recordable else None
+    deciding = next((a for a in actions if a in lifecycle.CONFIRMING), None)
+    outcome_form = outcome_form or OutcomeForm()
+    if outcome_form.date.data is None:
+        outcome_form.date.data = local_today().isoformat()
     why = None
     if party.expert:  # the proposed expert reads why the engine put him forward for this need
         from ..matching.discovery import why_suggested
@@ -49,9 +67,11 @@ def detail(match_id: int):
     return render_template(
         "matches/detail.html", match=view, party=party, why=why, can_answer=Action.ACCEPT in actions or Action.DECLINE in actions,
         can_accept=Action.ACCEPT in actions, can_decline=Action.DECLINE in actions,
-        next_outcome=outcomes[0] if outcomes else None, can_close=Action.CLOSE in actions,
-        respond_form=RespondForm(), outcome_form=OutcomeForm(), decline_labels=DECLINE_LABELS, close_labels=CLOSE_LABELS,
-    )
+        next_outcome=next_outcome, amount_rule=lifecycle.RULE[recordable[0]].amount if recordable else "",
+        can_close=Action.CLOSE in actions, decide_step=lifecycle.CONFIRMING[deciding] if deciding else None,
+        respond_form=RespondForm(), outcome_form=outcome_form, decision_form=decision_form or DecisionForm(),
+        decline_labels=DECLINE_LABELS, close_labels=CLOSE_LABELS, reject_labels=REJECT_LABELS,
+    ), status
 
 
 @bp.route("/<int:match_id>/respond", methods=["POST"])
@@ -78,15 +98,49 @@ def outcome(match_id: int):
     form = OutcomeForm()
     if not form.validate_on_submit():
         abort(400)
+    status = form.status.data or ""
+    details = {"date": form.date.data or "", "amount": form.amount.data or ""} if status != Action.CLOSE.value else None
     try:
-        match = match_service.record_outcome(current_user, match_id, form.status.data or "", note=form.note.data or "",
-                                             reason=form.reason.data or "")
+        match = match_service.record_outcome(current_user, match_id, status, note=form.note.data or "",
+                                             reason=form.reason.data or "", details=details)
+    except ValidationError as exc:
+        if details is None:
+            flash(exc.localized(), "error")
+            return redirect(url_for("matches.detail", match_id=match_id))
+        flash(exc.localized(), "error")
+        apply_errors(form, exc)
+        return _detail(match_id, outcome_form=form, status=400)
     except DomainError as exc:
         if exc.status == 404:
             raise
         flash(exc.localized(), "error")
     else:
-        _confirm(Action(form.status.data), match)
+        _confirm(Action(status), match)
+    return redirect(url_for("matches.detail", match_id=match_id))
+
+
+@bp.route("/<int:match_id>/decision", methods=["POST"])
+@authenticated
+def decision(match_id: int):
+    """Confirm or reject the contract or completion the other side recorded."""
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    accept = bool(form.confirm.data) and not form.reject.data
+    try:
+        match = match_service.decide_outcome(current_user, match_id, form.status.data or "", accept,
+                                             reason=form.reason.data or "", note=form.note.data or "")
+    except ValidationError as exc:
+        flash(exc.localized(), "error")
+        apply_errors(form, exc)
+        return _detail(match_id, decision_form=form, status=400)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.localized(), "error")
+    else:
+        step = next((s for s in MatchStatus if s.value == form.status.data), None)
+        _confirm(lifecycle.confirmation_action(step, accept), match)
     return redirect(url_for("matches.detail", match_id=match_id))
 
 
