@@ -35,6 +35,7 @@ def message(kind: str) -> str:
         "need_withdrawn": _("The enterprise withdrew the need, so the match was closed."),
         "signup_pending": _("A new account is waiting for approval."),
         "need_posted": _("A new need was posted. Please review it."),
+        "need_interest": _("An expert is interested in a need. Consider proposing the expert."),
     }.get(kind, kind)
 
 
