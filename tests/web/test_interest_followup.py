@@ -123,17 +123,20 @@ def test_the_queue_shows_interests_and_filters_on_them_in_sql(app, client, auth,
 @pytest.fixture
 def indexed(app, factory):
     open_org = factory.organization(name="公开弹簧厂")
+    home = factory.organization(name="华南理工大学机械学院", kind="university")
+    colleague = factory.user(role="enterprise", organization=home)
     secret_org = factory.organization(name="保密弹簧有限公司")
     owner, secret = factory.user(role="enterprise", organization=open_org), factory.user(role="enterprise", organization=secret_org)
     experts = {}
     for name, titles in [("弹簧甲", ["悬架弹簧疲劳断裂", "弹簧喷丸强化"]), ("弹簧乙", ["气门弹簧失效分析"]),
                          ("减振丙", ["减振器阻尼阀系"])]:
-        experts[name] = factory.user(role="expert", name=name)
+        experts[name] = factory.user(role="expert", name=name, organization_id=home.id)
         for title in titles:
             factory.achievement(experts[name], title=title)
     needs = {"open": factory.need(owner, title="弹簧断裂", description="悬架弹簧两万公里断裂，疲劳寿命不足"),
              "anonymous": factory.need(secret, title="弹簧喷丸", description="喷丸后弹簧疲劳寿命不达标", anonymous=True),
-             "closed": factory.need(owner, title="弹簧断裂（已解决）", status="closed", description="悬架弹簧断裂")}
+             "closed": factory.need(owner, title="弹簧断裂（已解决）", status="closed", description="悬架弹簧断裂"),
+             "own_org": factory.need(colleague, title="弹簧试验台", description="悬架弹簧疲劳试验台")}  # a hard constraint
     with app.app_context():
         Indexer(app.config["INDEX_DIR"], app.config["MATCHER_EMBEDDING_MODEL"]).start()
     return {"owner": owner, "secret": secret, "experts": experts, "needs": needs}
@@ -195,8 +198,10 @@ def test_an_expert_reads_a_need_he_may_discover_read_only_and_anonymous_stays_an
     for who in (indexed["owner"], indexed["secret"]):
         for secret in who.contacts.values():
             assert secret not in everything
-    assert client.get(f"/api/v1/needs/{needs['closed'].id}", headers=headers).status_code == 404  # not discoverable
-    assert browser.get(f"/expert/needs/{needs['closed'].id}").status_code == 404
+    for key in ("closed", "own_org"):  # not discoverable: as if it did not exist
+        assert client.get(f"/api/v1/needs/{needs[key].id}", headers=headers).status_code == 404, key
+        assert browser.get(f"/expert/needs/{needs[key].id}").status_code == 404, key
+        assert f'href="/expert/needs/{needs[key].id}"' not in listed
     assert browser.get("/expert/needs/999999").status_code == 404
 
     # interest from the need's page comes back to it
