@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from models import AccountStatus, Achievement, ExpertProfile, Match, Need, NeedInterest, User, db, write_transaction
+from models import AccountStatus, Achievement, ExpertProfile, Match, Need, NeedInterest, NeedStatus, User, db, write_transaction
 from web.api.openapi import document
 from web.domain import matches as match_service
 from web.infra.tokens import issue_token
@@ -204,7 +204,7 @@ ENDPOINTS = {
                             _all(403, anonymous=401, enterprise=201, other_enterprise=201),
                             body=lambda w: {"title": "新的需求"}, check=check_create_need),
     "get_need": Endpoint("GET", "/api/v1/needs/<int:need_id>", lambda w: f"/api/v1/needs/{w.need_a}",
-                         _all(200, anonymous=401, other_enterprise=404, other_expert=404), check=check_get_need),
+                         _all(200, anonymous=401, other_enterprise=404), check=check_get_need),  # B's expert may discover it
     "patch_need": Endpoint("PATCH", "/api/v1/needs/<int:need_id>", lambda w: f"/api/v1/needs/{w.need_a}",
                            _all(403, anonymous=401, enterprise=200, other_enterprise=404),
                            body=lambda w: {"title": "改过的标题"}, check=check_patch_need),
@@ -321,7 +321,11 @@ def test_expert_reads_another_expert_only_through_nothing(app, client, factory):
     w = build_world(app, factory)
     b = w.headers["other_expert"]
     assert client.get(f"/api/v1/experts/{w.users['expert'].expert_id}", headers=b).status_code == 404
-    assert client.get(f"/api/v1/needs/{w.need_a}", headers=b).status_code == 404  # not proposed to B
+    discovered = client.get(f"/api/v1/needs/{w.need_a}", headers=b)  # open, no constraint: B may discover it, read-only
+    assert discovered.status_code == 200 and "progress" not in discovered.get_json()
+    with app.app_context(), write_transaction():
+        db.session.get(Need, w.need_a).status = NeedStatus.CLOSED
+    assert client.get(f"/api/v1/needs/{w.need_a}", headers=b).status_code == 404  # closed and not proposed to B
     assert client.get(f"/api/v1/needs/{w.need_b}", headers=b).get_json()["title"] == "B的需求"  # proposed to B
     before = snapshot(app)
     assert client.post(f"/api/v1/matches/{w.match_a}/respond", headers=b, json={"accept": True}).status_code == 404

@@ -277,6 +277,10 @@ def test_no_response_shows_contacts_to_anyone_who_may_not_see_them(app, client, 
             assert "/" in ok and not any(url.startswith(("/matches/", "/api/v1/matches")) and "->" not in url for url in ok)
         else:
             assert "/matches/" in ok and "/notifications" in ok
+        if kind == "other_expert":  # needs he may discover are readable (read-only); the walk checks what they show
+            proposed_need = world.cases[0].need_id  # anonymous, open, proposed to another expert
+            for need_id in (world.lone_need_id, proposed_need):
+                assert f"/expert/needs/{need_id}" in ok and f"/api/v1/needs/{need_id}" in ok, need_id
         assert_no_leak(world, kind, user, case, seen)
 
 

@@ -191,6 +191,9 @@ SCHEMAS = {
             "reasons": {"type": "array", "items": {"type": "object", "properties": {
                 "code": {"type": "string"}, "value": {"type": "number"}, "weight": {"type": "number"}, "contribution": {"type": "number"}}}},
             "evidence": {"type": "object"}, "flags": STRING_LIST,
+            "dismissed": {"type": "object", "nullable": True, "properties": {"reason": {"type": "string"}, "note": {"type": "string"}},
+                          "description": "the coordinators' standing dismissal of this expert for the need (only with "
+                                         "include_dismissed), else null"},
         },
     },
     "OutcomeInput": {**input_schema(spec.OUTCOME), "required": ["status"], "properties": {
@@ -272,7 +275,9 @@ def document() -> dict:
             },
             "/needs/{need_id}": {
                 "parameters": [{"name": "need_id", **ID_PARAM}],
-                "get": _op("One need", _responses("200", {"description": "The need", **_json(_ref("Need"))})),
+                "get": _op("One need: its enterprise and coordinators; an expert proposed for it, or one who may discover it "
+                           "(open, deadline not passed, no hard constraint), read-only: an anonymous need names no enterprise",
+                           _responses("200", {"description": "The need", **_json(_ref("Need"))})),
                 "patch": _op("Edit a need (its enterprise)", _responses("200", {"description": "Updated", **_json(_ref("Need"))}),
                              body={"type": "object", "properties": SCHEMAS["NeedInput"]["properties"]}),
             },
@@ -287,14 +292,22 @@ def document() -> dict:
                 "get": _op("Open needs ranked for my profile, with the reasons (expert)",
                            {**_responses("200", {"description": "Recommended needs", **_json(list_of("RecommendedNeed"))}),
                             "503": _error("The index is still being built")},
-                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
+                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                                   {"name": "include_dismissed", "in": "query",
+                                    "description": "also list experts a coordinator dismissed for this need (hidden by default, "
+                                                   "as on the need's page); they carry their dismissal",
+                                    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}]),
             },
             "/needs/{need_id}/suggestions": {
                 "parameters": [{"name": "need_id", **ID_PARAM}],
                 "get": _op("Ranked experts with reasons (coordinator)",
                            {**_responses("200", {"description": "Suggestions", **_json(list_of("Suggestion"))}),
                             "503": _error("The index is still being built")},
-                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
+                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                                   {"name": "include_dismissed", "in": "query",
+                                    "description": "also list experts a coordinator dismissed for this need (hidden by default, "
+                                                   "as on the need's page); they carry their dismissal",
+                                    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}]),
             },
             "/experts/me": {
                 "get": _op("My profile with contacts (expert)", _responses("200", {"description": "Profile", **_json(_ref("Expert"))})),

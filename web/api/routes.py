@@ -143,17 +143,27 @@ def update_need(need_id: int):
 @bp.route("/needs/<int:need_id>/suggestions", methods=["GET"])
 @roles_required(*STAFF)
 def suggestions(need_id: int):
+    from ..domain.dismissals import dismissed_for
     from ..matching.search import IndexNotReady, has_strong_match, suggest
 
     limit = int_arg("limit", 20, 1, 100)
+    raw = request.args.get("include_dismissed", "")
+    if raw not in ("", "0", "1", "true", "false"):
+        raise ValidationError("include_dismissed must be true or false",
+                              fields={"include_dismissed": "must be true or false (1 or 0)"})
+    include_dismissed = raw in ("1", "true")
+    needs.need_for(current_user, need_id)
+    dismissed = dismissed_for(need_id)  # hidden as on the need's page, unless asked for
     try:
-        ranked = suggest(current_user, need_id, limit=limit)
+        ranked = suggest(current_user, need_id, limit=limit, hide=frozenset() if include_dismissed else frozenset(dismissed))
     except IndexNotReady as exc:
         return jsonify({"error": {"code": "index_not_ready", "message": str(exc)}}), 503
     return jsonify({"strong_match": has_strong_match(ranked), "items": [
         {"expert_id": item.expert.id, "name": item.expert.name, "score": item.suggestion.score,
          "relevance": item.suggestion.relevance, "band": item.suggestion.band,
-         "reasons": item.suggestion.reasons, "evidence": item.suggestion.evidence, "flags": item.suggestion.flags}
+         "reasons": item.suggestion.reasons, "evidence": item.suggestion.evidence, "flags": item.suggestion.flags,
+         "dismissed": ({"reason": dismissed[item.expert.id].reason_code, "note": dismissed[item.expert.id].note}
+                       if item.expert.id in dismissed else None)}
         for item in ranked
     ]})
 

@@ -1,4 +1,5 @@
-"""What coordinators are told without asking: new sign-ups awaiting approval and new needs.
+"""What coordinators are told without asking: new sign-ups awaiting approval, new needs and
+experts' interest in open needs.
 
 In-app: one notification per active coordinator, written in the same transaction as the
 sign-up or the need. By e-mail: :func:`queue_digests` (``flask --app wsgi mail digest``)
@@ -12,7 +13,7 @@ be printed to the log.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -26,7 +27,9 @@ from models import (
     AccountStatus,
     DigestMark,
     EmailMessage,
+    ExpertProfile,
     Need,
+    NeedInterest,
     NeedStatus,
     Notification,
     Organization,
@@ -41,6 +44,8 @@ log = logging.getLogger("matcher.digest")
 
 SIGNUP_PENDING = "signup_pending"
 NEED_POSTED = "need_posted"
+NEED_INTEREST = "need_interest"
+NEED_KINDS = (NEED_POSTED, NEED_INTEREST)  # notifications that link to the coordinator's need page
 DIGEST_LIST_LIMIT = 20
 
 
@@ -57,10 +62,10 @@ def tell_coordinators(session: Session, kind: str, *, need_id: int | None = None
 
 
 def need_titles(viewer: User, items: list[Notification]) -> dict[int, str]:
-    """Titles of the needs that "new need" notifications point to (coordinators only)."""
+    """Titles of the needs that "new need" and "interest" notifications point to (coordinators only)."""
     from ..access import is_staff
 
-    ids = {n.need_id for n in items if n.kind == NEED_POSTED and n.need_id}
+    ids = {n.need_id for n in items if n.kind in NEED_KINDS and n.need_id}
     if not ids or not is_staff(viewer):
         return {}
     return dict(db.session.execute(sa.select(Need.id, Need.title).where(Need.id.in_(ids))).all())
@@ -79,10 +84,12 @@ class DigestContent:
     needs: list[tuple[Need, str]]  # (need, organisation name)
     signup_total: int
     need_total: int
+    interests: list[tuple[Need, str]] = field(default_factory=list)  # (need, expert's name): names only, never contacts
+    interest_total: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.signup_total or self.need_total)
+        return not (self.signup_total or self.need_total or self.interest_total)
 
 
 def digest_content(session: Session, since: datetime, until: datetime) -> DigestContent:
@@ -96,10 +103,18 @@ def digest_content(session: Session, since: datetime, until: datetime) -> Digest
     needs = session.execute(
         sa.select(Need, Organization.name).join(Organization, Organization.id == Need.organization_id)
         .where(*need_where).order_by(Need.created_at, Need.id).limit(DIGEST_LIST_LIMIT)).all()
+    interest_where = (NeedInterest.created_at > since, NeedInterest.created_at <= until, Need.status == NeedStatus.OPEN)
+    interests = session.execute(
+        sa.select(Need, ExpertProfile.name).select_from(NeedInterest).join(Need, Need.id == NeedInterest.need_id)
+        .join(ExpertProfile, ExpertProfile.id == NeedInterest.expert_id)
+        .where(*interest_where).order_by(NeedInterest.created_at, NeedInterest.id).limit(DIGEST_LIST_LIMIT)).all()
     return DigestContent(
         [(u, o) for u, o in signups], [(n, o) for n, o in needs],
         int(session.scalar(sa.select(count).select_from(User).where(*signup_where)) or 0),
-        int(session.scalar(sa.select(count).select_from(Need).where(*need_where)) or 0))
+        int(session.scalar(sa.select(count).select_from(Need).where(*need_where)) or 0),
+        [(n, e) for n, e in interests],
+        int(session.scalar(sa.select(count).select_from(NeedInterest).join(Need, Need.id == NeedInterest.need_id)
+                           .where(*interest_where)) or 0))
 
 
 def render_digest(user: User, content: DigestContent, since: datetime) -> tuple[str, str]:
@@ -110,6 +125,8 @@ def render_digest(user: User, content: DigestContent, since: datetime) -> tuple[
     with force_locale(user.locale or "zh"):
         subject = _("[Matchmaking] New since your last digest: %(needs)s need(s), %(signups)s sign-up(s) awaiting approval",
                     needs=content.need_total, signups=content.signup_total)
+        if content.interest_total:
+            subject += _(", %(count)s expression(s) of interest", count=content.interest_total)
         lines = [_("Hello %(name)s,", name=user.name), "",
                  _("What is new since %(since)s:", since=localtime(since))]
         if content.signup_total:
@@ -127,6 +144,13 @@ def render_digest(user: User, content: DigestContent, since: datetime) -> tuple[
             if content.need_total > len(content.needs):
                 lines.append(_("… and %(count)s more", count=content.need_total - len(content.needs)))
             lines.append(_("The review queue: %(link)s", link=external_link("coordinator.queue", age="new", sort="newest")))
+        if content.interest_total:
+            lines += ["", _("Experts interested in open needs (%(count)s):", count=content.interest_total)]
+            for need, expert in content.interests:
+                lines.append(f"- {expert} → {need.title}")
+                lines.append(f"  {external_link('coordinator.need_detail', need_id=need.id)}")
+            if content.interest_total > len(content.interests):
+                lines.append(_("… and %(count)s more", count=content.interest_total - len(content.interests)))
         lines += ["", _("You receive this digest because you are a coordinator of the matchmaking service.")]
     return subject, "\n".join(lines) + "\n"
 

@@ -37,14 +37,20 @@ def _constraints(profile: ExpertProfile, need: Need) -> list[str]:
     return hard_constraints(need_record(need), attrs) if attrs is not None else []
 
 
+def may_discover(profile: ExpertProfile, need: Need) -> bool:
+    """The one rule of which needs an expert may discover (read, and be interested in): open,
+    the deadline not passed, and no hard constraint against the pair."""
+    if need.status != NeedStatus.OPEN or (need.deadline is not None and need.deadline < local_today()):
+        return False
+    return not _constraints(profile, need)
+
+
 def _discoverable(actor: User, need_id: int) -> tuple[ExpertProfile, Need]:
     """The expert's profile and the need, if he may discover it; 404 for a need he may not
     see (closed, withdrawn, a draft, or ruled out by a constraint: no hint of which)."""
     profile = own_profile(actor)
     need = db.session.get(Need, need_id)
-    if need is None or need.status != NeedStatus.OPEN or (need.deadline is not None and need.deadline < local_today()):
-        raise NotFound(f"need {need_id} does not exist")
-    if _constraints(profile, need):
+    if need is None or not may_discover(profile, need):
         raise NotFound(f"need {need_id} does not exist")
     return profile, need
 
@@ -58,12 +64,14 @@ def express_interest(actor: User, need_id: int) -> tuple[NeedInterest, bool]:
     if db.session.scalar(sa.select(Match.id).where(Match.need_id == need_id, Match.expert_id == profile.id)) is not None:
         raise Conflict(N_("you have already been proposed for need %(need)s: answer the proposal instead", need=need_id))
     from ..matching.search import pair_scores
+    from .coordinator_news import NEED_INTEREST, tell_coordinators
 
     relevance = pair_scores(need.id, [profile.id]).get(profile.id)
     try:
         with write_transaction() as session:
             interest = NeedInterest(need_id=need.id, expert_id=profile.id, relevance=relevance)
             session.add(interest)
+            tell_coordinators(session, NEED_INTEREST, need_id=need.id)
     except sa.exc.IntegrityError:  # the same expert, twice at once: one row
         db.session.rollback()
         return _interest(profile.id, need_id), False

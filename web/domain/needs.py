@@ -65,12 +65,11 @@ def can_view_need(actor: User, need: Need) -> bool:
     if actor.role == Role.EXPERT and actor.expert_profile is not None:
         from models import Match
 
-        return (
-            db.session.scalar(
-                sa.select(Match.id).where(Match.need_id == need.id, Match.expert_id == actor.expert_profile.id)
-            )
-            is not None
-        )
+        from .interests import may_discover
+
+        proposed = db.session.scalar(
+            sa.select(Match.id).where(Match.need_id == need.id, Match.expert_id == actor.expert_profile.id)) is not None
+        return proposed or may_discover(actor.expert_profile, need)  # read-only, as on his recommended list
     return False
 
 

@@ -43,6 +43,7 @@ def message(kind: str) -> str:
                                      "coordinator) confirms it."),
         "reject_contract": _("The recorded contract was rejected; the match is back at the cooperation intent."),
         "reject_completed": _("The recorded completion was rejected; the match is back at the signed contract."),
+        "need_interest": _("An expert is interested in a need. Consider proposing the expert."),
     }.get(kind, kind)
 
 

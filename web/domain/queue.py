@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import Match, Need, NeedStatus, Organization, User, db, utcnow
+from models import Match, Need, NeedInterest, NeedStatus, Organization, User, db, utcnow
 
 from ..access import is_staff
 from .errors import N_, PermissionDenied, Problem, ValidationError
@@ -49,6 +49,7 @@ class QueueQuery:
     age: str = ""
     state: str = NeedStatus.OPEN.value
     proposals: str = ""
+    interest: str = ""
     sort: str = "oldest"
     page: int = 1
 
@@ -56,12 +57,13 @@ class QueueQuery:
         """The query string of this view (defaults left out), with ``changes``."""
         view = replace(self, **changes)
         defaults = QueueQuery()
-        return {name: getattr(view, name) for name in ("q", "industry", "region", "age", "state", "proposals", "sort", "page")
+        return {name: getattr(view, name) for name in ("q", "industry", "region", "age", "state", "proposals", "interest", "sort",
+                                                                 "page")
                 if getattr(view, name) != getattr(defaults, name)}
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.industry or self.region or self.age or self.proposals or self.state != "open")
+        return bool(self.q or self.industry or self.region or self.age or self.proposals or self.interest or self.state != "open")
 
 
 @dataclass
@@ -69,6 +71,7 @@ class QueueRow:
     need: Need
     organization: str
     proposals: int
+    interests: int = 0
 
 
 @dataclass
@@ -129,6 +132,7 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
     age = _choice(args.get("age"), "age", tuple(AGES), errors)
     state = _choice(args.get("state"), "state", STATES, errors, default=NeedStatus.OPEN.value)
     proposals = _choice(args.get("proposals"), "proposals", PROPOSALS, errors)
+    interest = _choice(args.get("interest"), "interest", PROPOSALS, errors)
     sort = _choice(args.get("sort"), "sort", SORTS, errors, default="oldest")
     raw_page = (args.get("page") or "").strip()
     page = 1
@@ -137,7 +141,8 @@ def parse_query(args: Mapping[str, str]) -> QueueQuery:
             page = int(raw_page)
         else:
             errors["page"] = N_("must be a whole number between 1 and %(max)s", max=MAX_PAGE)
-    query = QueueQuery(q=q, industry=industry, region=region, age=age, state=state, proposals=proposals, sort=sort, page=page)
+    query = QueueQuery(q=q, industry=industry, region=region, age=age, state=state, proposals=proposals, interest=interest,
+                       sort=sort, page=page)
     if errors:
         raise QueueQueryError(query, errors)
     return query
@@ -169,11 +174,14 @@ def _has_industry(code: str, dialect: str):
 
 def queue_page(actor: User, query: QueueQuery, *, per_page: int = PER_PAGE) -> QueuePage:
     """One page of the queue: the needs that pass the filters, in the chosen order, with the
-    number of experts proposed for each; no rows when the page is past the end (``past_end``)."""
+    number of experts proposed for each and of experts who said they are interested; no rows when the page is past the end (``past_end``)."""
     if not is_staff(actor):
         raise PermissionDenied("only coordinators see the review queue")
     proposed = (sa.select(Match.need_id, sa.func.count().label("n")).group_by(Match.need_id).subquery("proposed"))
     proposals = sa.func.coalesce(proposed.c.n, 0)
+    interested = (sa.select(NeedInterest.need_id, sa.func.count().label("n")).group_by(NeedInterest.need_id)
+                  .subquery("interested"))
+    interests = sa.func.coalesce(interested.c.n, 0)
     conditions = []
     if query.state != "all":
         conditions.append(Need.status == NeedStatus(query.state))
@@ -196,9 +204,14 @@ def queue_page(actor: User, query: QueueQuery, *, per_page: int = PER_PAGE) -> Q
         conditions.append(proposals > 0)
     elif query.proposals == "without":
         conditions.append(proposals == 0)
-    base = (sa.select(Need, Organization.name, proposals.label("proposals"))
+    if query.interest == "with":
+        conditions.append(interests > 0)
+    elif query.interest == "without":
+        conditions.append(interests == 0)
+    base = (sa.select(Need, Organization.name, proposals.label("proposals"), interests.label("interests"))
             .join(Organization, Organization.id == Need.organization_id)
             .outerjoin(proposed, proposed.c.need_id == Need.id)
+            .outerjoin(interested, interested.c.need_id == Need.id)
             .where(*conditions))
     total = int(db.session.scalar(sa.select(sa.func.count()).select_from(base.order_by(None).subquery())) or 0)
     result = QueuePage(query, total=total, per_page=per_page)
@@ -212,7 +225,7 @@ def queue_page(actor: User, query: QueueQuery, *, per_page: int = PER_PAGE) -> Q
         "most_proposals": [proposals.desc(), Need.created_at.asc()],
     }[query.sort]
     rows = db.session.execute(base.order_by(*order, Need.id.asc()).limit(per_page).offset((query.page - 1) * per_page))
-    result.rows = [QueueRow(need, organization, int(count)) for need, organization, count in rows]
+    result.rows = [QueueRow(need, organization, int(count), int(wished)) for need, organization, count, wished in rows]
     return result
 
 

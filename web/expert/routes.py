@@ -183,6 +183,20 @@ def recommended():
                            action_form=ActionForm())
 
 
+@bp.route("/needs/<int:need_id>")
+@roles_required(Role.EXPERT)
+def need(need_id: int):
+    """A need the expert may discover (or was proposed for), read-only: no contact of anyone,
+    and an anonymous need names no enterprise here (a connected match's page does)."""
+    from ..domain import matches as match_service
+    from ..domain import needs as need_service
+
+    need = need_service.need_for(current_user, need_id)
+    match = next(iter(match_service.matches_for(current_user, need_id=need_id)), None)
+    interested = need_id in interest_service.interested_need_ids(expert_service.own_profile(current_user))
+    return render_template("expert/need.html", need=need, match=match, interested=interested, action_form=ActionForm())
+
+
 @bp.route("/needs/<int:need_id>/interest", methods=["POST"])
 @roles_required(Role.EXPERT)
 def express_interest(need_id: int):
@@ -196,7 +210,7 @@ def express_interest(need_id: int):
         else:
             if created:
                 flash(_("Your interest was recorded. The coordinator sees it on the need and may propose you."), "success")
-    return redirect(url_for("expert.recommended") + f"#need-{need_id}")
+    return redirect(_back(need_id))
 
 
 @bp.route("/needs/<int:need_id>/interest/withdraw", methods=["POST"])
@@ -204,4 +218,11 @@ def express_interest(need_id: int):
 def withdraw_interest(need_id: int):
     if ActionForm().validate_on_submit() and interest_service.withdraw_interest(current_user, need_id):
         flash(_("Your interest was withdrawn."), "info")
-    return redirect(url_for("expert.recommended") + f"#need-{need_id}")
+    return redirect(_back(need_id))
+
+
+def _back(need_id: int) -> str:
+    """Back to the page the form was on: the need's own page, or the recommended list."""
+    if request.form.get("back") == "need":
+        return url_for("expert.need", need_id=need_id)
+    return url_for("expert.recommended") + f"#need-{need_id}"
