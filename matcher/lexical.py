@@ -228,17 +228,21 @@ class LexicalIndex:
         out = np.zeros(len(item_ids), dtype=np.float32)
         if len(item_ids) == 0:
             return out
-        if self.matrix is not None and len(self.main_items):
-            positions = np.searchsorted(self.main_items, item_ids)
-            clipped = np.minimum(positions, len(self.main_items) - 1)
-            in_main = self.main_items[clipped] == item_ids
-            if in_main.any():
-                out[in_main] = self._main_scores(clipped[in_main], query)
+        clipped, in_main = self._main_positions(item_ids)
+        if in_main.any():
+            out[in_main] = self._main_scores(clipped[in_main], query)
         if self.dead:
             out[np.isin(item_ids, self._dead_ids())] = 0.0
         for item_id, score in self._delta_scores(query).items():
             out[item_ids == item_id] = score
         return out
+
+    def _main_positions(self, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's row in the main segment (clipped) and whether it is there at all."""
+        if self.matrix is None or not len(self.main_items):
+            return np.zeros(len(item_ids), dtype=np.int64), np.zeros(len(item_ids), dtype=bool)
+        clipped = np.minimum(np.searchsorted(self.main_items, item_ids), len(self.main_items) - 1)
+        return clipped, self.main_items[clipped] == item_ids
 
     def scores_matrix(self, item_ids: np.ndarray, queries: list[dict[str, float]]) -> np.ndarray:
         """:meth:`scores_for` of the same items for many queries at once (items x queries):
@@ -247,26 +251,23 @@ class LexicalIndex:
         out = np.zeros((len(item_ids), len(queries)), dtype=np.float32)
         if len(item_ids) == 0 or not queries:
             return out
-        if self.matrix is not None and len(self.main_items):
-            positions = np.searchsorted(self.main_items, item_ids)
-            clipped = np.minimum(positions, len(self.main_items) - 1)
-            in_main = self.main_items[clipped] == item_ids
-            if in_main.any():
-                tokens, columns, weights = [], [], []
-                for column, query in enumerate(queries):
-                    for token, weight in query.items():
-                        token_id = self.vocab.get(token)
-                        if token_id is not None:
-                            tokens.append(token_id)
-                            columns.append(column)
-                            weights.append(weight)
-                # only the queries' terms: a column slice of the term-major matrix, no
-                # document-major copy of the whole index
-                used, slots = np.unique(np.asarray(tokens, dtype=np.int64), return_inverse=True)
-                vectors = sp.csc_matrix((np.asarray(weights, dtype=np.float32), (slots, columns)),
-                                        shape=(len(used), len(queries)))
-                rows = self.matrix[:, used].tocsr()[clipped[in_main]]
-                out[in_main] = (rows @ vectors).toarray()
+        clipped, in_main = self._main_positions(item_ids)
+        if in_main.any():
+            tokens, columns, weights = [], [], []
+            for column, query in enumerate(queries):
+                for token, weight in query.items():
+                    token_id = self.vocab.get(token)
+                    if token_id is not None:
+                        tokens.append(token_id)
+                        columns.append(column)
+                        weights.append(weight)
+            # only the queries' terms: a column slice of the term-major matrix, no
+            # document-major copy of the whole index
+            used, slots = np.unique(np.asarray(tokens, dtype=np.int64), return_inverse=True)
+            vectors = sp.csc_matrix((np.asarray(weights, dtype=np.float32), (slots, columns)),
+                                    shape=(len(used), len(queries)))
+            rows = self.matrix[:, used].tocsr()[clipped[in_main]]
+            out[in_main] = (rows @ vectors).toarray()
         if self.dead:
             out[np.isin(item_ids, self._dead_ids())] = 0.0
         for row, item_id in enumerate(item_ids.tolist()):

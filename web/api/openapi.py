@@ -292,11 +292,7 @@ def document() -> dict:
                 "get": _op("Open needs ranked for my profile, with the reasons (expert)",
                            {**_responses("200", {"description": "Recommended needs", **_json(list_of("RecommendedNeed"))}),
                             "503": _error("The index is still being built")},
-                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-                                   {"name": "include_dismissed", "in": "query",
-                                    "description": "also list experts a coordinator dismissed for this need (hidden by default, "
-                                                   "as on the need's page); they carry their dismissal",
-                                    "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}}]),
+                           params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]),
             },
             "/needs/{need_id}/suggestions": {
                 "parameters": [{"name": "need_id", **ID_PARAM}],
