@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import ui
+from tests.e2e.conftest import ARTIFACTS, ui
 from tests.e2e.test_try_this_first import ENTERPRISE as README_ENTERPRISE
 from tests.e2e.test_try_this_first import EXPERT as README_EXPERT
 from tests.e2e.test_try_this_first import PROFESSOR as README_PROFESSOR
@@ -120,6 +120,11 @@ def express_interest(page, need_id: int, title: str) -> None:
     expect(page.locator(f"#my-interests #interest-row-{need_id}")).to_contain_text(title)
 
 
+def part(locator, name: str) -> None:
+    """A screenshot of one block (the full-page shots of long pages are hard to read)."""
+    locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def no_page_overflow(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
 
@@ -198,6 +203,7 @@ def test_an_expert_discovers_a_need_is_proposed_both_accept_and_a_confirmed_cont
         expect(interested).to_contain_text(expert_name)
         expect(coordinator.locator("#interests h2")).to_contain_text(ui("Experts who expressed interest"))
         shot(coordinator, "first-week-need-interested-experts")
+        part(interested.locator("xpath=ancestor::section[1]"), "first-week-interested-experts-block")
         interested.locator(f"#propose-interested-{profile_id}").click()
         coordinator.wait_for_load_state()
         expect(coordinator.locator(".flash-success")).to_contain_text(
@@ -248,7 +254,11 @@ def test_an_expert_discovers_a_need_is_proposed_both_accept_and_a_confirmed_cont
         enterprise.wait_for_load_state()
         expect(enterprise.locator('#stepper [data-step="contract"]')).to_have_attribute("data-state", "waiting")
         expect(enterprise.locator("#awaiting-confirmation")).to_contain_text(ui("the expert"))
-        expect(enterprise.locator("#timeline")).to_contain_text(str(CONTRACT_WAN))
+        pending = enterprise.locator('#timeline .outcome-record[data-state="pending"]')
+        expect(pending).to_have_count(1)
+        expect(pending).to_contain_text(ui("%(amount)s (10,000 CNY)", amount=CONTRACT_WAN))
+        expect(pending).to_contain_text(ui("awaiting confirmation"))
+        expect(pending).to_contain_text(today)
         shot(enterprise, "first-week-contract-awaiting-expert")
 
         # the dashboard does not count it yet
@@ -265,9 +275,14 @@ def test_an_expert_discovers_a_need_is_proposed_both_accept_and_a_confirmed_cont
         expect(expert.locator('#stepper [data-step="contract"]')).to_have_attribute("data-state", "done")
         expect(expert.locator("#decide")).to_have_count(0)
         expect(expert.locator("#awaiting-confirmation")).to_have_count(0)
+        counted = expert.locator('#timeline .outcome-record[data-state="counted"]').last  # the intent's is first
+        expect(counted).to_contain_text(ui("%(amount)s (10,000 CNY)", amount=CONTRACT_WAN))
+        expect(counted).to_contain_text(ui("confirmed by %(who)s", who=f"{ui('Expert')} {expert_name}"))
 
         assert dashboard(coordinator) == (contract_stage + 1, contract_value + CONTRACT_WAN)
         shot(coordinator, "first-week-dashboard-contract-counted")
+        part(coordinator.locator("#funnel"), "first-week-dashboard-funnel")
+        part(coordinator.locator("[id^=breakdown-]").first, "first-week-dashboard-breakdown")
     finally:
         for context in contexts:
             context.close()
