@@ -283,6 +283,14 @@ def test_an_expert_discovers_a_need_is_proposed_both_accept_and_a_confirmed_cont
         shot(coordinator, "first-week-dashboard-contract-counted")
         part(coordinator.locator("#funnel"), "first-week-dashboard-funnel")
         part(coordinator.locator("[id^=breakdown-]").first, "first-week-dashboard-breakdown")
+        # the breakdown tables scroll inside their box; their row labels stay readable (a month on one
+        # line, not one character per line)
+        lines = coordinator.evaluate("""() => [...document.querySelectorAll('[id^=breakdown-] tbody th[scope=row]')]
+            .filter(th => /^\\d{4}-\\d{2}$/.test(th.textContent.trim()))
+            .map(th => { const r = document.createRange(); r.selectNodeContents(th);
+                         return [th.textContent.trim(), new Set([...r.getClientRects()].map(x => Math.round(x.top))).size]; })""")
+        assert lines, "the dashboard has no month breakdown"
+        assert all(n == 1 for _label, n in lines), f"month labels wrap: {lines}"
     finally:
         for context in contexts:
             context.close()
