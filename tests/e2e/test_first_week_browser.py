@@ -313,5 +313,6 @@ def test_an_expert_says_he_is_interested_on_a_phone(live_server, browser, shot):
         express_interest(page, need_id, need["title"])
         assert no_page_overflow(page), "the recommendations page overflows at 390 px after the interest"
         shot(page, "first-week-expert-interested-390")
+        part(page.locator(f"#need-{need_id}"), "first-week-interest-card-390")
     finally:
         context.close()
