@@ -150,7 +150,9 @@ def live_server(chromium, tmp_path_factory) -> LiveServer:
         old.unlink()
     instance = tmp_path_factory.mktemp("e2e-instance")
     coordinator, enterprise, experts, showcase_expert = _prepare_instance(instance)
-    env = Instance(instance).env(MATCHER_ENV="development", MATCHER_INDEX_POLL_SECONDS="0.5", **OFFLINE)
+    # PROXY_COUNT=1: the server reads the client address from X-Forwarded-For, which the
+    # ``browser`` fixture sets per browser context (see there)
+    env = Instance(instance).env(MATCHER_ENV="development", MATCHER_INDEX_POLL_SECONDS="0.5", PROXY_COUNT="1", **OFFLINE)
     server = Server(env, free_port(), ARTIFACTS / "server.log")
     live = LiveServer(server, instance, DEMO_PASSWORD, coordinator, enterprise, experts, showcase_expert)
     server.start()
@@ -177,9 +179,26 @@ def browser(chromium):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=15_000)  # a loaded CI machine answers slowly; the default is 5 s
+    _one_address_per_context(instance)
     yield instance
     instance.close()
     manager.stop()
+
+
+def _one_address_per_context(browser) -> None:
+    """Each browser context is another user on another machine: it gets its own client address
+    (X-Forwarded-For, trusted by the server through PROXY_COUNT=1). Otherwise every sign-in of
+    the session comes from 127.0.0.1 and the per-address sign-in limit (10 a minute) refuses
+    the later ones, depending on how fast the tests before them ran."""
+    clients = itertools.count(1)
+    new_context = browser.new_context
+
+    def new_context_with_address(**kwargs):
+        number = next(clients)
+        headers = {"X-Forwarded-For": f"10.12.{number // 250}.{number % 250 + 1}", **(kwargs.pop("extra_http_headers", None) or {})}
+        return new_context(extra_http_headers=headers, **kwargs)
+
+    browser.new_context = new_context_with_address
 
 
 @dataclass
