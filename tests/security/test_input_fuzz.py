@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matcher.batch import InputError, read_experts, read_needs
+from web.domain import fields as spec
 from web.domain.errors import ValidationError
 from web.domain.experts import PROFILE_FIELDS, clean_achievement, clean_profile
 from web.domain.needs import EDITABLE_FIELDS, clean_need
@@ -329,7 +330,7 @@ def test_import_of_arbitrary_bytes_is_refused_or_read(app, filename, content):
 
 # -- (c) the cleaners ------------------------------------------------------------------------
 NEED_FIELDS = tuple(EDITABLE_FIELDS)
-ACHIEVEMENT_FIELDS = ("kind", "title", "abstract", "year")
+ACHIEVEMENT_FIELDS = tuple(spec.ACHIEVEMENT.fields)  # every field the spec declares, so a new one is fuzzed too
 FIELD_VALUES = st.one_of(
     JSON_VALUES,
     st.sampled_from(list(MODE_NAMES_ZH) + list(KIND_NAMES_ZH) + ["36", "08", "460", "C", "", "2099-01-01"]),
@@ -362,7 +363,7 @@ def check_cleaner_outcome(clean, data: dict, known: tuple[str, ...]) -> None:
 
 SHORT_TEXT = st.text(st.characters() | CONTROL, min_size=1, max_size=20) | st.tuples(st.text(max_size=5), SURROGATES).map("".join)
 PLAUSIBLE_FIELDS = {  # values that pass, so that whole records are often clean and their output is checked
-    **{name: SHORT_TEXT for name in ("title", "description", "region", "name", "summary", "abstract", "phone", "email", "wechat")},
+    **{name: SHORT_TEXT for name in ("title", "description", "region", "name", "summary", "abstract", "authors", "venue", "phone", "email", "wechat")},
     "industry_codes": st.sampled_from([["36"], [], "36", "08"]), "discipline_codes": st.sampled_from([["460"], [], "460, 530"]),
     "cooperation_modes": st.lists(st.sampled_from(list(MODE_NAMES_ZH)), max_size=3), "keywords": st.lists(SHORT_TEXT, max_size=3),
     "research_areas": st.lists(SHORT_TEXT, max_size=3), "budget_min": st.integers(0, 10), "budget_max": st.integers(10, 100),
