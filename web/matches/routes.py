@@ -104,10 +104,9 @@ def outcome(match_id: int):
         match = match_service.record_outcome(current_user, match_id, status, note=form.note.data or "",
                                              reason=form.reason.data or "", details=details)
     except ValidationError as exc:
-        if details is None:
-            flash(exc.localized(), "error")
-            return redirect(url_for("matches.detail", match_id=match_id))
         flash(exc.localized(), "error")
+        if details is None:  # closing: the reason is picked again on the page
+            return redirect(url_for("matches.detail", match_id=match_id))
         apply_errors(form, exc)
         return _detail(match_id, outcome_form=form, status=400)
     except DomainError as exc:
