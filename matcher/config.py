@@ -106,12 +106,11 @@ class MatcherConfig:
     # At the demo's scale nothing is pruned.
     term_prune_share: float = 0.05
     term_prune_min_docs: int = 5000
-    # Above ``score_all_below_experts``, candidates come from a pass over all items with the
-    # need's most informative terms (by weight x idf) until their posting lists hold
-    # ``candidate_postings`` entries (at least ``candidate_min_terms`` terms); candidates are
-    # then scored exactly with every term. This bounds the cost of the pass at any scale.
-    candidate_postings: int = 200_000
-    candidate_min_terms: int = 16
+    # Above ``score_all_below_experts``, lexical candidates come from every query term's
+    # ``lexical_prefix`` best postings (an impact-ordered prefix of each column held by more
+    # documents), not from whole columns: the pass costs at most terms x prefix postings at
+    # any scale. Candidates are then scored exactly with every term.
+    lexical_prefix: int = 1000
     # Lexical channel: share of the item-level aggregate; the rest comes from one BM25
     # document per expert (all items together), which catches vocabulary spread over items.
     item_level_share: float = 0.5

@@ -67,6 +67,24 @@ class DenseChannel:
     def remove(self, item_ids: list[int]) -> None:
         self.vectors.remove(item_ids)
 
+    def covered_array(self) -> np.ndarray:
+        """``covered`` as a boolean array (kept until the list changes)."""
+        cached = getattr(self, "_covered_cache", None)
+        if cached is None or cached[0] is not self.covered or len(cached[1]) != len(self.covered):
+            cached = (self.covered, np.asarray(self.covered, dtype=bool))
+            self._covered_cache = cached
+        return cached[1]
+
+    def similarity_array(self, query: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """Cosines of the query with these items, NaN where this channel does not read one."""
+        out = np.full(len(item_ids), np.nan, dtype=np.float32)
+        if not len(item_ids):
+            return out
+        ok = self.covered_array()[item_ids]
+        if ok.any():
+            out[ok] = self.vectors.similarities(query, item_ids[ok])
+        return out
+
     def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
         ok = [i for i in item_ids if self.covered[i]]
         if not ok:

@@ -76,12 +76,12 @@ class Engine(RankingMixin, NeedRankingMixin):
         self.item_lang: list[str] = []
         self.item_alive: list[bool] = []
         self.expert_items: dict[str, list[int]] = {}
-        self.lexical = LexicalIndex(k1=self.config.bm25_k1, b=self.config.bm25_b)
+        cfg = self.config
+        self.lexical = LexicalIndex(k1=cfg.bm25_k1, b=cfg.bm25_b, prefix_length=cfg.lexical_prefix)
         # One BM25 document per expert (all items together); ids are positions in expert_order.
-        self.expert_lexical = LexicalIndex(k1=self.config.bm25_k1, b=self.config.bm25_b)
+        self.expert_lexical = LexicalIndex(k1=cfg.bm25_k1, b=cfg.bm25_b, prefix_length=cfg.lexical_prefix)
         self.expert_order: list[str] = []
         self.expert_ordinal: dict[str, int] = {}
-        cfg = self.config
         self.dense = {e.name: DenseChannel(e, self.store, exact_max=cfg.exact_index_max_vectors, nprobe=cfg.ivf_nprobe,
                                            batch_size=cfg.encode_batch_size) for e in self.encoders}
         # Prepared need queries (the reverse direction, :mod:`matcher.discovery`); they read
@@ -280,8 +280,8 @@ class Engine(RankingMixin, NeedRankingMixin):
         self.expert_terms = set(items.get("expert_terms", []))
         self.expert_order = items["expert_order"]
         self.expert_ordinal = {e: i for i, e in enumerate(self.expert_order)}
-        self.lexical = LexicalIndex.load(path)
-        self.expert_lexical = LexicalIndex.load(path, prefix="expert_lexical")
+        self.lexical = LexicalIndex.load(path, prefix_length=self.config.lexical_prefix)
+        self.expert_lexical = LexicalIndex.load(path, prefix="expert_lexical", prefix_length=self.config.lexical_prefix)
         for channel in self.dense.values():
             channel.load(path, len(self.item_expert))
         if manifest.get("items") != self.live_item_count or manifest.get("experts") != self.expert_count:

@@ -67,9 +67,10 @@ class TermCounts:
 
 
 class LexicalIndex:
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, prefix_length: int = 1000) -> None:
         self.k1 = k1
         self.b = b
+        self.prefix_length = prefix_length
         self.vocab: dict[str, int] = {}
         self.matrix: sp.csc_matrix | None = None  # docs x tokens, BM25 weights
         self.main_items = np.zeros(0, dtype=np.int64)  # main doc position -> item id
@@ -80,6 +81,10 @@ class LexicalIndex:
         self._delta_postings: dict[str, set[int]] = {}  # token -> delta items holding it
         self._dead_array: np.ndarray | None = None
         self.dead: set[int] = set()  # item ids tombstoned in the main segment
+        # impact-ordered prefixes of long columns (see :meth:`_build_prefixes`)
+        self._prefix_slot = np.zeros(0, dtype=np.int32)
+        self._prefix_ids = np.zeros((0, prefix_length), dtype=np.int32)
+        self._prefix_weights = np.zeros((0, prefix_length), dtype=np.float32)
 
     # -- building ------------------------------------------------------------------------------
     def build(self, docs: dict[int, list[str]]) -> None:
@@ -115,6 +120,7 @@ class LexicalIndex:
         self.vocab = dict(counts.vocab)
         if self.n_docs == 0:
             self.matrix, self.doc_freq = None, np.zeros(0, dtype=np.int64)
+            self._build_prefixes()
             return
         tf.sum_duplicates()
         tf.sort_indices()
@@ -127,6 +133,7 @@ class LexicalIndex:
         self.matrix = tf.tocsc()
         del tf
         self.matrix.sort_indices()
+        self._build_prefixes()
 
     def doc_frequency(self, token: str) -> int:
         tid = self.vocab.get(token)
@@ -280,22 +287,97 @@ class LexicalIndex:
         return out
 
     def _main_scores(self, positions: np.ndarray, query: dict[str, float]) -> np.ndarray:
-        """Weighted BM25 sums of main-segment documents at ``positions``: each query token's
-        postings are mapped to candidate slots through a per-call position table (one pass
-        over the postings; no shared state, so threads may score at once)."""
-        slot = np.full(self.n_docs, -1, dtype=np.int32)
-        slot[positions] = np.arange(len(positions), dtype=np.int32)
-        total = np.zeros(len(positions), dtype=np.float32)
+        """Weighted BM25 sums of main-segment documents at ``positions``. Each query token's
+        (position-sorted) column is matched against the sorted candidates by binary search,
+        from whichever side is shorter, so a long column costs the candidates' count times
+        its logarithm instead of a pass over all its postings; tokens are added in query
+        order in float32, as a pass over whole columns would. No shared state: threads may
+        score at once."""
+        unique, inverse = np.unique(positions, return_inverse=True)
+        total = np.zeros(len(unique), dtype=np.float32)
+        if not len(unique):
+            return total[inverse]
         indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
         for token, weight in query.items():
             tid = self.vocab.get(token)
             if tid is None:
                 continue
             lo, hi = int(indptr[tid]), int(indptr[tid + 1])
-            hit = slot[indices[lo:hi]]
-            present = hit >= 0
-            total[hit[present]] += np.float32(weight) * data[lo:hi][present]
-        return total
+            if hi == lo:
+                continue
+            column = indices[lo:hi]
+            if hi - lo <= len(unique):
+                at = np.minimum(np.searchsorted(unique, column), len(unique) - 1)
+                hit = unique[at] == column
+                total[at[hit]] += np.float32(weight) * data[lo:hi][hit]
+            else:
+                at = np.minimum(np.searchsorted(column, unique), hi - lo - 1)
+                hit = column[at] == unique
+                total[hit] += np.float32(weight) * data[lo + at[hit]]
+        return total[inverse]
+
+    # -- candidate generation ------------------------------------------------------------------
+    def _build_prefixes(self) -> None:
+        """For every token held by more than ``prefix_length`` documents, its
+        ``prefix_length`` postings of highest weight (an impact-ordered prefix): candidate
+        generation reads these instead of the whole column."""
+        length = self.prefix_length
+        self._prefix_slot = np.full(len(self.doc_freq), -1, dtype=np.int32)
+        if self.matrix is None:
+            self._prefix_ids = np.zeros((0, length), dtype=np.int32)
+            self._prefix_weights = np.zeros((0, length), dtype=np.float32)
+            return
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        long = np.flatnonzero(np.diff(indptr) > length)
+        self._prefix_slot[long] = np.arange(len(long), dtype=np.int32)
+        self._prefix_ids = np.empty((len(long), length), dtype=np.int32)
+        self._prefix_weights = np.empty((len(long), length), dtype=np.float32)
+        for slot, tid in enumerate(long.tolist()):
+            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
+            top = np.argpartition(data[lo:hi], hi - lo - length)[hi - lo - length:]
+            self._prefix_ids[slot] = indices[lo:hi][top]
+            self._prefix_weights[slot] = data[lo:hi][top]
+
+    def top_items(self, query: dict[str, float], k: int) -> np.ndarray:
+        """Up to ``k`` item ids with the highest BM25 for ``query`` as read from the
+        impact-ordered prefixes: every query token, but at most ``prefix_length`` postings
+        of each (its best documents), so the cost does not grow with the collection. The
+        scores are lower bounds used only to choose candidates; candidates are then scored
+        exactly (:meth:`scores_for`). Delta items are scored exactly; dead items are out."""
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        if self.matrix is not None:
+            main = np.zeros(self.n_docs, dtype=np.float32)
+            indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+            slots, prefix_ids, prefix_weights = self._prefix_slot, self._prefix_ids, self._prefix_weights
+            for token, weight in query.items():
+                tid = self.vocab.get(token)
+                if tid is None or tid >= len(slots):
+                    continue
+                slot = slots[tid]
+                if slot >= 0:
+                    main[prefix_ids[slot]] += np.float32(weight) * prefix_weights[slot]
+                else:
+                    lo, hi = indptr[tid], indptr[tid + 1]
+                    main[indices[lo:hi]] += np.float32(weight) * data[lo:hi]
+            touched = np.flatnonzero(main)
+            items = self.main_items[touched]
+            scores = main[touched]
+            if self.dead:
+                keep = ~np.isin(items, self._dead_ids())
+                items, scores = items[keep], scores[keep]
+            found.append((items, scores))
+        delta = self._delta_scores(query)
+        if delta:
+            found.append((np.fromiter(delta, dtype=np.int64, count=len(delta)),
+                          np.fromiter(delta.values(), dtype=np.float32, count=len(delta))))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        items = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        if len(items) > k:
+            top = np.argpartition(-scores, k - 1)[:k]
+            items, scores = items[top], scores[top]
+        return items[scores > 0].astype(np.int64)
 
     def tokens_in(self, item_ids: list[int], tokens: list[str]) -> dict[int, set[str]]:
         """Which of ``tokens`` each item contains: one vectorised lookup per token."""
@@ -358,10 +440,10 @@ class LexicalIndex:
         return [f"{prefix}.json", f"{prefix}_items.npy"] + ([f"{prefix}_matrix.npz"] if self.matrix is not None else [])
 
     @classmethod
-    def load(cls, directory: Path, prefix: str = "lexical") -> LexicalIndex:
+    def load(cls, directory: Path, prefix: str = "lexical", *, prefix_length: int = 1000) -> LexicalIndex:
         with open(directory / f"{prefix}.json", encoding="utf-8") as handle:
             meta = json.load(handle)
-        index = cls(k1=meta["k1"], b=meta["b"])
+        index = cls(k1=meta["k1"], b=meta["b"], prefix_length=prefix_length)
         index.n_docs = int(meta["n_docs"])
         index.avg_len = float(meta["avg_len"])
         index.vocab = {str(k): int(v) for k, v in meta["vocab"].items()}
@@ -378,4 +460,5 @@ class LexicalIndex:
             index.matrix.sort_indices()
             if index.matrix.shape[0] != index.n_docs or len(index.main_items) != index.n_docs:
                 raise ValueError("lexical index files disagree on the number of documents")
+        index._build_prefixes()
         return index

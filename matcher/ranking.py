@@ -92,28 +92,18 @@ class RankingMixin:
 
     def candidates(self, query: Query, *, all_experts: bool = False) -> list[str]:
         """Experts worth scoring for the query: every expert in a small index; above
-        ``score_all_below_experts``, the best items and expert documents for the need's most
-        informative terms and the nearest items of each dense channel."""
+        ``score_all_below_experts``, the best items and expert documents for the need's terms
+        as read from the lexical indexes' impact-ordered prefixes (a bounded cost at any
+        scale) and the nearest items of each dense channel."""
         cfg = self.config
         if all_experts or self.expert_count <= cfg.score_all_below_experts:
             return list(self.expert_items)
         k = cfg.candidate_items
-        short: dict[str, float] = {}
-        postings = 0
-        for term in sorted((t for t in query.terms if self.lexical.doc_frequency(t) > 0),
-                           key=lambda t: (-query.terms[t] * self.lexical.idf(t), t)):
-            cost = self.lexical.doc_frequency(term)
-            if len(short) >= cfg.candidate_min_terms and postings + cost > cfg.candidate_postings:
-                continue
-            short[term] = query.terms[term]
-            postings += cost
         found: set[str] = set()
         for index, owners, alive in ((self.lexical, self.item_expert, self.item_alive),
                                      (self.expert_lexical, self.expert_order, None)):
-            scores = index.scores(short, len(owners))
-            if len(scores):
-                top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
-                found.update(owners[i] for i in top if scores[i] > 0 and (alive is None or alive[i]))
+            found.update(owners[i] for i in index.top_items(query.terms, k).tolist()
+                         if i < len(owners) and (alive is None or alive[i]))
         for name, vector in query.vectors.items():
             ids, _ = self.dense[name].vectors.search(vector, k)
             found.update(self.item_expert[i] for i in ids if self.item_alive[i])
@@ -130,15 +120,24 @@ class RankingMixin:
         candidates = candidates if candidates is not None else self.candidates(query, all_experts=all_experts)
         if not candidates:
             return []
-        item_parts = self._item_parts(query, candidates)
+        table = self._candidate_table(query, candidates)
         attributes = attributes or {}
-        weights: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
-        scored = [self._score_expert(query, e, item_parts[e], attributes.get(e), weights) for e in candidates]
-        eligible = sorted((s for s in scored if not s[0].excluded), key=lambda s: (-s[0].score, s[0].expert_id))
-        excluded = sorted((s for s in scored if s[0].excluded), key=lambda s: (-s[0].score, s[0].expert_id))
+        scores, texts, rows = self._score_table(query, table, attributes)
+        excluded_by = [hard_constraints(query.need, attributes.get(e) or _NO_ATTRIBUTES) for e in candidates]
+        order = sorted(range(len(candidates)), key=lambda n: (-scores[n], candidates[n]))
+        eligible = [n for n in order if not excluded_by[n]]
+        excluded = [n for n in order if excluded_by[n]]
         if limit is not None:
             eligible, excluded = eligible[:limit], excluded[:limit]
-        result = [self._finish(*s) for s in eligible + (excluded if include_excluded else [])]
+        chosen = eligible + (excluded if include_excluded else [])
+        item_parts = {candidates[n]: table.parts(n) for n in chosen}
+        result = []
+        for n in chosen:
+            attrs = attributes.get(candidates[n]) or _NO_ATTRIBUTES
+            suggestion = Suggestion(expert_id=candidates[n], score=scores[n], text_score=texts[n],
+                                    flags=["full_capacity"] if attrs.remaining_capacity == 0 else [],
+                                    excluded=excluded_by[n])
+            result.append(self._finish(suggestion, *rows(n)))
         if explain:
             self._explain_all(query, result, item_parts)
         return result
@@ -146,15 +145,131 @@ class RankingMixin:
     # -- scoring -------------------------------------------------------------------------------
     def _item_parts(self, query: Query, candidates: list[str]) -> dict[str, dict]:
         """Per candidate: its item ids, each item's lexical share and dense cosines, and the
-        expert document's lexical share."""
-        item_ids = np.fromiter((i for e in candidates for i in self.expert_items[e]), dtype=np.int64)
-        lexical = dict(zip(item_ids.tolist(), (self.lexical.scores_for(item_ids, query.terms) / query.lexical_max).tolist(),
-                           strict=True))
+        expert document's lexical share (the per-expert form of :meth:`_candidate_table`)."""
+        table = self._candidate_table(query, candidates)
+        return {e: table.parts(n) for n, e in enumerate(candidates)}
+
+    def _candidate_table(self, query: Query, candidates: list[str]) -> CandidateTable:
+        """The candidates' items in one array each: lexical shares, dense cosines (NaN where
+        a channel does not read the item) and the expert documents' lexical shares."""
+        expert_items = self.expert_items
+        counts = np.fromiter((len(expert_items[e]) for e in candidates), dtype=np.int64, count=len(candidates))
+        item_ids = np.fromiter((i for e in candidates for i in expert_items[e]), dtype=np.int64, count=int(counts.sum()))
+        lexical = self.lexical.scores_for(item_ids, query.terms) / np.float32(query.lexical_max)
         ordinals = np.fromiter((self.expert_ordinal[e] for e in candidates), dtype=np.int64, count=len(candidates))
-        whole = dict(zip(candidates, (self.expert_lexical.scores_for(ordinals, query.terms) / query.lexical_max).tolist(),
-                         strict=True))
-        dense = {name: self.dense[name].similarities(vector, item_ids.tolist()) for name, vector in query.vectors.items()}
-        return {e: {"items": self.expert_items[e], "lexical": lexical, "whole": whole[e], "dense": dense} for e in candidates}
+        whole = self.expert_lexical.scores_for(ordinals, query.terms) / np.float32(query.lexical_max)
+        dense = {name: self.dense[name].similarity_array(vector, item_ids) for name, vector in query.vectors.items()}
+        return CandidateTable(candidates, item_ids, counts, lexical, whole, dense)
+
+    def _score_table(self, query: Query, table: CandidateTable, attributes: Mapping[str, ExpertAttributes]):
+        """Every candidate's score and text score at once (the numbers :meth:`_score_expert`
+        gives one expert, in the same order of operations), and a function giving what
+        :meth:`_finish` needs for one candidate."""
+        cfg = self.config
+        n = len(table.experts)
+        seg = table.segments
+        lex_items = _segment_aggregate(table.lexical.astype(np.float64), seg, n, cfg.aggregation, cfg.top_k)
+        raw_lexical = cfg.item_level_share * lex_items + (1 - cfg.item_level_share) * table.whole.astype(np.float64)
+        raw_dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, sims in table.dense.items():
+            valid = ~np.isnan(sims)
+            values = _segment_aggregate(sims[valid].astype(np.float64), seg[valid], n, cfg.aggregation, cfg.top_k)
+            raw_dense[name] = (values, np.bincount(seg[valid], minlength=n) > 0)
+        pairs = self._expert_pairs(query.lang, table)
+        text = np.zeros(n, dtype=np.float64)
+        lexical_part = np.zeros(n, dtype=np.float64)
+        semantic_part = np.full(n, np.nan, dtype=np.float64)
+        text_w_rows: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        for pair in sorted(set(pairs)):
+            rows = np.flatnonzero(np.asarray([p == pair for p in pairs]))
+            scales = cfg.channel_scales.get(pair) or cfg.channel_scales["zh-zh"]
+            power = cfg.lexical_power.get(pair, 1.0)
+            share = raw_lexical[rows]
+            if power != 1.0:
+                share = np.maximum(0.0, share) ** power
+            low, high = scales["lexical"]
+            lexical_part[rows] = (share - low) / (high - low) if high > low else share
+            present = [(c, w) for c, w in cfg.dense_shares.get(pair, {}).items() if w > 0 and c in raw_dense and c in scales]
+            total = np.zeros(len(rows), dtype=np.float64)
+            for c, w in present:
+                total = total + np.where(raw_dense[c][1][rows], w, 0.0)
+            semantic = np.zeros(len(rows), dtype=np.float64)
+            safe = np.where(total > 0, total, 1.0)
+            for c, w in present:
+                low, high = scales[c]
+                value = raw_dense[c][0][rows]
+                value = (value - low) / (high - low) if high > low else value
+                semantic = semantic + np.where(raw_dense[c][1][rows], value * (w / safe), 0.0)
+            semantic_part[rows] = np.where(total > 0, semantic, np.nan)
+            text_weights, _ = cfg.score_weights(pair)
+            scale_to = sum(text_weights.values())
+            with_semantic = ~np.isnan(semantic_part[rows])
+            acc = np.zeros(len(rows), dtype=np.float64)
+            for part, w in text_weights.items():
+                if part == "lexical":
+                    acc = acc + _renormalised(w, text_weights, scale_to, with_semantic) * lexical_part[rows]
+                elif part == "semantic":
+                    acc = acc + np.where(with_semantic, _renormalised(w, text_weights, scale_to, with_semantic)
+                                         * np.nan_to_num(semantic_part[rows]), 0.0)
+            text[rows] = acc
+            text_w_rows[pair] = (text_weights, cfg.score_weights(pair)[1])
+        features_of = self._features_cache(query, table, attributes)
+        scores: list[float] = []
+        texts: list[float] = []
+        feature_rows: list[tuple[dict, dict]] = []
+        for row in range(n):
+            values = features_of(row)
+            feature_weights = text_w_rows[pairs[row]][1]
+            value = float(text[row]) + sum(w * values.get(code, 0.0) for code, w in feature_weights.items())
+            scores.append(round(value, 6))
+            texts.append(round(float(text[row]), 6))
+            feature_rows.append((values, feature_weights))
+
+        def details(row: int) -> tuple[dict, dict, dict, dict]:
+            raw = {"lexical": float(raw_lexical[row])}
+            raw.update({c: float(v[row]) for c, (v, has) in raw_dense.items() if has[row]})
+            text_values = {"lexical": float(lexical_part[row])}
+            if not np.isnan(semantic_part[row]):
+                text_values["semantic"] = float(semantic_part[row])
+            text_weights = text_w_rows[pairs[row]][0]
+            present = {p: w for p, w in text_weights.items() if p in text_values}
+            total = sum(present.values())
+            scale_to = sum(text_weights.values())
+            text_w = {p: (w / total * scale_to if total > 0 else 0.0) for p, w in present.items()}
+            values, feature_weights = feature_rows[row]
+            return raw, text_values, text_w, {"values": values, "weights": feature_weights}
+
+        return scores, texts, details
+
+    def _expert_pairs(self, need_lang: str, table: CandidateTable) -> list[str]:
+        """Each candidate's language pair (:meth:`_expert_lang` of its items)."""
+        return [pair_key(need_lang, self._expert_lang(table.items_of(row))) for row in range(len(table.experts))]
+
+    def _features_cache(self, query: Query, table: CandidateTable, attributes: Mapping[str, ExpertAttributes]):
+        """Structured features per candidate, computed once per distinct set of the facts they
+        read (many experts share a region, disciplines and capacity)."""
+        cfg = self.config
+        seen: dict[tuple, dict[str, float]] = {}
+        item_year = self.item_year
+        years = np.fromiter((item_year[i] or 0 for i in table.item_ids.tolist()), dtype=np.int64, count=len(table.item_ids))
+        latest = np.zeros(len(table.experts), dtype=np.int64)
+        if len(years):
+            np.maximum.at(latest, table.segments, years)
+        latest_years = latest.tolist()
+
+        def of(row: int) -> dict[str, float]:
+            attrs = attributes.get(table.experts[row]) or _NO_ATTRIBUTES
+            latest_year = attrs.latest_year
+            if latest_year is None:
+                latest_year = latest_years[row] or None
+            key = (attrs.discipline_codes, attrs.region, attrs.cooperation_modes, attrs.remaining_capacity, latest_year)
+            values = seen.get(key)
+            if values is None:
+                values = features(self.taxonomy, query.need, attrs, latest_year, cfg.recency_full_years, cfg.recency_zero_years)
+                seen[key] = values
+            return values
+
+        return of
 
     def _expert_lang(self, item_ids: list[int]) -> str:
         """The most common of zh / en among the items (the first seen on a tie), else zh."""
@@ -275,3 +390,64 @@ class RankingMixin:
                           "year": self.item_year[best], "score": round(max(0.0, min(1.0, self._item_relevance(query, parts, best))), 4)},
             "item_order": [self.item_ref[i] for i in ranked if self.item_ref[i]],
         }
+
+
+class CandidateTable:
+    """The candidates of one need and their items, as flat arrays (see
+    :meth:`RankingMixin._candidate_table`)."""
+
+    def __init__(self, experts: list[str], item_ids: np.ndarray, counts: np.ndarray, lexical: np.ndarray,
+                 whole: np.ndarray, dense: dict[str, np.ndarray]) -> None:
+        self.experts, self.item_ids, self.counts = experts, item_ids, counts
+        self.lexical, self.whole, self.dense = lexical, whole, dense
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else counts
+        self.segments = np.repeat(np.arange(len(experts), dtype=np.int64), counts)
+
+    def items_of(self, row: int) -> list[int]:
+        start = int(self.starts[row])
+        return self.item_ids[start:start + int(self.counts[row])].tolist()
+
+    def parts(self, row: int) -> dict:
+        """One candidate's items and scores in the per-expert form the explanations read."""
+        start, stop = int(self.starts[row]), int(self.starts[row] + self.counts[row])
+        ids = self.item_ids[start:stop].tolist()
+        dense = {}
+        for name, sims in self.dense.items():
+            block = sims[start:stop]
+            dense[name] = {i: float(v) for i, v in zip(ids, block.tolist(), strict=True) if v == v}
+        return {"items": ids, "lexical": dict(zip(ids, self.lexical[start:stop].tolist(), strict=True)),
+                "whole": float(self.whole[row]), "dense": dense}
+
+
+def _segment_aggregate(values: np.ndarray, segments: np.ndarray, n: int, method: str, k: int) -> np.ndarray:
+    """:func:`matcher.scoring.aggregate` of each segment's values (0 for an empty one), summing
+    in the same order (largest first for top-k)."""
+    out = np.zeros(n, dtype=np.float64)
+    if not len(values):
+        return out
+    counts = np.bincount(segments, minlength=n)
+    if method == "max":
+        best = np.full(n, -np.inf)
+        np.maximum.at(best, segments, values)
+        return np.where(counts > 0, best, 0.0)
+    if method == "mean":
+        sums = np.bincount(segments, weights=values, minlength=n)
+        return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    if method == "topk":
+        order = np.lexsort((-values, segments))
+        ordered_segments, ordered = segments[order], values[order]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.arange(len(ordered)) - starts[ordered_segments]
+        keep = rank < max(1, k)
+        sums = np.bincount(ordered_segments[keep], weights=ordered[keep], minlength=n)
+        taken = np.minimum(counts, max(1, k))
+        return np.where(counts > 0, sums / np.maximum(taken, 1), 0.0)
+    raise ValueError(f"aggregation must be one of ('topk', 'max', 'mean'), got {method!r}")
+
+
+def _renormalised(weight: float, weights: Mapping[str, float], scale_to: float, with_semantic: np.ndarray) -> np.ndarray:
+    """A text part's weight renormalised over the parts present (semantic where present)."""
+    full = sum(w for p, w in weights.items() if p in ("lexical", "semantic"))
+    lexical_only = weights.get("lexical", 0.0)
+    total = np.where(with_semantic, full, lexical_only)
+    return np.where(total > 0, weight / np.where(total > 0, total, 1.0) * scale_to, 0.0)

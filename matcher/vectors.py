@@ -118,10 +118,15 @@ class VectorIndex:
         return ids[0][keep], scores[0][keep]
 
     def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Exact inner products of ``query`` with the given items."""
+        """Exact inner products of ``query`` with the given items. The float16 rows are
+        gathered and widened by torch (vectorised; numpy's float16 conversion took twice as
+        long), then multiplied in float32 as before."""
         if len(ids) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self._vectors[ids].astype(np.float32) @ query.astype(np.float32)
+        import torch
+
+        rows = torch.from_numpy(self._vectors).index_select(0, torch.from_numpy(np.asarray(ids, dtype=np.int64)))
+        return (rows.float() @ torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))).numpy()
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path) -> list[str]:

@@ -91,3 +91,40 @@ def test_the_closest_work_comes_first_in_the_evidence(demo_engine):
     order = top.evidence["item_order"]
     assert order[0] == top.evidence["best_item"]["ref"]
     assert "黄曲霉" in top.evidence["best_item"]["title"]
+
+
+@pytest.mark.parametrize("aggregation", ["topk", "max", "mean"])
+def test_ranking_all_candidates_at_once_gives_each_experts_own_score(demo_engine, aggregation):
+    """``rank`` scores every candidate in one pass over flat arrays; each score, text score,
+    reason and channel value must equal what scoring that expert alone gives
+    (:meth:`_score_expert`, the path of the expert's own list of needs), on every demo need
+    of both languages, for every aggregation, with live attributes that differ per expert."""
+    import dataclasses
+
+    from matcher import ExpertAttributes
+
+    demo, engine = demo_engine
+    engine = engine.with_config(dataclasses.replace(engine.config, aggregation=aggregation, top_k=2))
+    regions = ["广东省茂名市", "广东省广州市", "陕西省宝鸡市", ""]
+    attributes = {e: ExpertAttributes(region=regions[n % 4], discipline_codes=(("210",), ("430", "550"), ())[n % 3],
+                                      capacity=(None, 2, 0)[n % 3], latest_year=(None, 2019)[n % 2])
+                  for n, e in enumerate(sorted(engine.expert_items))}
+    checked = 0
+    for need in demo.needs[::3]:
+        query = engine.prepare_query(need)
+        candidates = sorted(engine.expert_items)
+        ranked = engine.rank(need, attributes, limit=None, query=query, candidates=candidates, include_excluded=True)
+        assert sorted(s.expert_id for s in ranked) == candidates
+        parts = engine._item_parts(query, candidates)
+        for suggestion in ranked:
+            alone, raw, text_values, text_w, _ = engine._score_expert(query, suggestion.expert_id, parts[suggestion.expert_id],
+                                                                      attributes[suggestion.expert_id], {})
+            assert suggestion.score == pytest.approx(alone.score, abs=2e-6), (need.id, suggestion.expert_id)
+            assert suggestion.text_score == pytest.approx(alone.text_score, abs=2e-6)
+            assert suggestion.channels == {c: round(float(v), 4) for c, v in raw.items()}
+            assert [r["code"] for r in suggestion.reasons][:len(text_w)] == list(text_w)
+            assert suggestion.excluded == alone.excluded
+            checked += 1
+        scores = [s.score for s in ranked if not s.excluded]
+        assert scores == sorted(scores, reverse=True)
+    assert checked > 1000

@@ -92,3 +92,66 @@ def test_scores_of_chosen_items_equal_the_full_pass_also_after_a_reload(tmp_path
     index.save(tmp_path)
     loaded = LexicalIndex.load(tmp_path)
     assert np.allclose(loaded.scores_for(chosen, query), full[chosen], atol=1e-6)
+
+
+def _random_index(prefix_length: int, seed: int = 5, docs: int = 600) -> tuple[LexicalIndex, dict[int, list[str]]]:
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"t{i}" for i in range(80)]
+    # a Zipf-like vocabulary: a few tokens in most documents, most tokens in few
+    weights = 1.0 / np.arange(1, len(vocabulary) + 1)
+    texts = {i: list(rng.choice(vocabulary, size=int(rng.integers(2, 30)), p=weights / weights.sum())) for i in range(docs)}
+    index = LexicalIndex(prefix_length=prefix_length)
+    index.build(texts)
+    return index, texts
+
+
+def test_scores_of_many_chosen_items_with_repeats_equal_the_full_pass():
+    """Both ways of matching a column against the candidates (column shorter or longer than
+    the candidate list) give the full pass's scores, also for an item asked for twice."""
+    index, _ = _random_index(prefix_length=1000)
+    query = {"t0": 1.0, "t1": 0.5, "t7": 1.0, "t30": 0.8, "t79": 1.0}
+    chosen = np.concatenate([np.arange(0, 600, 2), [4, 4, 598]]).astype(np.int64)
+    full = index.scores(query, 600)
+    got = index.scores_for(chosen, query)
+    assert np.allclose(got, full[chosen], atol=1e-6)
+    assert got[-3] == got[-2] == full[4]
+    lengths = np.diff(index.matrix.indptr)[[index.vocab[t] for t in query if t in index.vocab]]
+    assert lengths.min() < len(np.unique(chosen)) < lengths.max()  # both branches ran
+
+
+def test_top_items_equal_the_exact_top_when_no_column_is_cut():
+    index, _ = _random_index(prefix_length=10_000)
+    assert len(index._prefix_ids) == 0
+    query = {"t0": 1.0, "t3": 0.5, "t12": 1.0, "t50": 1.0}
+    full = index.scores(query, 600)
+    top = index.top_items(query, 20)
+    assert sorted(full[top].tolist(), reverse=True) == pytest.approx(sorted(full, reverse=True)[:20])
+
+
+def test_top_items_read_only_each_tokens_best_postings():
+    """With prefixes of 15 postings, a one-token query still finds that token's 15 best
+    documents exactly; documents outside every prefix of a query's tokens are not found."""
+    index, texts = _random_index(prefix_length=15)
+    long = [t for t, tid in index.vocab.items() if index.doc_freq[tid] > 15]
+    assert long and index._prefix_ids.shape == (len(long), 15)
+    token = long[0]
+    full = index.scores({token: 1.0}, 600)
+    found = index.top_items({token: 1.0}, 15)
+    assert sorted(full[found].tolist()) == pytest.approx(sorted(full)[-15:])
+    query = {t: 1.0 for t in long[:4]}
+    reachable = set()
+    for t in query:
+        reachable.update(index.main_items[index._prefix_ids[index._prefix_slot[index.vocab[t]]]].tolist())
+    assert set(index.top_items(query, 600).tolist()) == reachable
+    assert len(reachable) < sum(1 for doc in texts.values() if set(doc) & set(query))
+
+
+def test_top_items_leave_out_removed_items_and_score_delta_items_exactly():
+    index, _ = _random_index(prefix_length=15)
+    query = {"t0": 1.0, "t1": 1.0}
+    first = index.top_items(query, 5)
+    index.remove(int(first[0]))
+    index.set(700, ["t0", "t1", "t0", "t1"])
+    after = index.top_items(query, 5)
+    assert int(first[0]) not in after.tolist()
+    assert 700 in after.tolist()
