@@ -48,3 +48,30 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = VectorIndex.load(tmp_path, 8, exact_max=1000, nprobe=8)
     assert loaded.size == 20 and not loaded.alive[3]
     assert loaded.index.ntotal == 19
+
+
+def test_ivf_keeps_product_quantised_codes_and_returns_exact_rescored_neighbours(tmp_path):
+    """Above ``exact_max`` the FAISS index holds 1 byte per 8 dimensions; what search returns
+    is rescored from the stored vectors: exact inner products, best first, and with every
+    list probed nearly all of the exact top k (the fetched 5k hold most of them even with
+    codes this coarse), before and after a save, an add and a removal."""
+    import faiss
+
+    data = _unit(4000, 32, seed=7)
+    index = VectorIndex(32, exact_max=100, nprobe=10_000)
+    index.build(data)
+    ivf = faiss.downcast_index(index.index)
+    assert isinstance(ivf, faiss.IndexIVFPQ) and ivf.code_size == 4
+    added = index.add(_unit(5, 32, seed=8))
+    index.remove([7, 8])
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path, 32, exact_max=100, nprobe=10_000)
+    query = _unit(1, 32, seed=9)[0]
+    exact = index.similarities(query, np.arange(index.size))
+    exact[[7, 8]] = -np.inf
+    for which in (index, loaded):
+        ids, scores = which.search(query, 10)
+        assert np.allclose(scores, which.similarities(query, ids), atol=1e-6)
+        assert list(scores) == sorted(scores, reverse=True)
+        assert len(set(ids.tolist()) & set(np.argsort(-exact)[:10].tolist())) >= 8
+        assert 7 not in ids and which.search(index.vectors[added[2]], 1)[0][0] == added[2]
