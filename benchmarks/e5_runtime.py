@@ -68,6 +68,17 @@ def chinese_needs() -> list[str]:
     return out
 
 
+def english_needs(limit: int | None = 100) -> list[str]:
+    """The demo's English needs, title + description, cut to ``limit`` characters (None: whole,
+    377 characters on average)."""
+    out = []
+    for n in _demo("needs.jsonl"):
+        text = f"{n.get('title', '')}. {n.get('description', '')}"
+        if sum(c.isascii() and c.isalpha() for c in text) > 0.5 * len(text):
+            out.append(text[:limit] if limit else text)
+    return out
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         for line in f:
