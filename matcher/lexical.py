@@ -67,7 +67,7 @@ class TermCounts:
 
 
 class LexicalIndex:
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75, prefix_length: int = 1000) -> None:
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, prefix_length: int = 4000) -> None:
         self.k1 = k1
         self.b = b
         self.prefix_length = prefix_length
@@ -440,7 +440,7 @@ class LexicalIndex:
         return [f"{prefix}.json", f"{prefix}_items.npy"] + ([f"{prefix}_matrix.npz"] if self.matrix is not None else [])
 
     @classmethod
-    def load(cls, directory: Path, prefix: str = "lexical", *, prefix_length: int = 1000) -> LexicalIndex:
+    def load(cls, directory: Path, prefix: str = "lexical", *, prefix_length: int = 4000) -> LexicalIndex:
         with open(directory / f"{prefix}.json", encoding="utf-8") as handle:
             meta = json.load(handle)
         index = cls(k1=meta["k1"], b=meta["b"], prefix_length=prefix_length)

@@ -51,7 +51,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 def test_ivf_keeps_product_quantised_codes_and_returns_exact_rescored_neighbours(tmp_path):
-    """Above ``exact_max`` the FAISS index holds 1 byte per 8 dimensions; what search returns
+    """Above ``exact_max`` the FAISS index holds 1 byte per 4 dimensions; what search returns
     is rescored from the stored vectors: exact inner products, best first, and with every
     list probed nearly all of the exact top k (the fetched 5k hold most of them even with
     codes this coarse), before and after a save, an add and a removal."""
@@ -61,7 +61,7 @@ def test_ivf_keeps_product_quantised_codes_and_returns_exact_rescored_neighbours
     index = VectorIndex(32, exact_max=100, nprobe=10_000)
     index.build(data)
     ivf = faiss.downcast_index(index.index)
-    assert isinstance(ivf, faiss.IndexIVFPQ) and ivf.code_size == 4
+    assert isinstance(ivf, faiss.IndexIVFPQ) and ivf.code_size == 8
     added = index.add(_unit(5, 32, seed=8))
     index.remove([7, 8])
     index.save(tmp_path)
