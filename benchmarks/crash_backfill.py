@@ -46,6 +46,7 @@ BATCH_START = re.compile(r"backfill batch (\d+): embedding (\d+) of (\d+) texts"
 TASK_END = re.compile(r"Task matcher\.embed_batch\[[^\]]+\] (succeeded|retry|raised)")
 TASK_RUNTIME = re.compile(r"Task matcher\.embed_batch\[[^\]]+\] succeeded in ([\d.]+)s: (\d+)")
 
+
 def new_model(workdir: Path) -> dict[str, str]:
     """The settings of the model change: the packaged st model as a local directory of another
     name (a link in ``workdir``), as an operator names a downloaded model."""
@@ -59,12 +60,12 @@ def new_model(workdir: Path) -> dict[str, str]:
 
 def settings(queue: str, broker: str) -> dict[str, str]:
     """What every command of the instance gets in its environment (README: production)."""
-    return {"MATCHER_BACKFILL_BROKER": broker, "MATCHER_BACKFILL_QUEUE": queue, "MATCHER_BACKFILL_BATCH": str(BATCH),
-            "OMP_NUM_THREADS": "1"}
+    return {"MATCHER_BACKFILL_BROKER": broker, "MATCHER_BACKFILL_QUEUE": queue, "MATCHER_BACKFILL_BATCH": str(BATCH)}
 
 
 def worker_process(inst: Installation, log: Path, **settings: str) -> Process:
-    return Process(WORKER, inst.env(MATCHER_INDEXER="process", **settings), log)
+    """README: ``OMP_NUM_THREADS=1 celery -A web.matching.worker worker --pool solo -n embed1@%h``."""
+    return Process(WORKER, inst.env(MATCHER_INDEXER="process", OMP_NUM_THREADS="1", **settings), log)
 
 
 def reindex_process(inst: Installation, log: Path, **settings: str) -> Process:
