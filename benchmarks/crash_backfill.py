@@ -186,8 +186,8 @@ def wait_state(inst: Installation, job_id: int, state: str, watched: tuple[Proce
             return row
         if row.get("done_texts") != last_done:
             last_done, last_change = row.get("done_texts"), now
-        for process in watched:
-            if process.proc is not None and process.proc.poll() not in (0, None):
+        for process in watched:  # a crash, not the harness's own kill -9 (a worker left dead shows as a stall)
+            if process.proc is not None and (process.proc.poll() or 0) > 0:
                 raise HarnessError(f"{' '.join(process.command[2:6])} exited with {process.proc.returncode}:\n"
                                    f"{process.tail()}")
         time.sleep(0.25)
@@ -247,7 +247,8 @@ def check_backfill(inst: Installation, plan: dict, outputs: list[str], kills: li
     elif job["state"] != "published":
         problems.append(f"job {plan['job']} embedded but not published by the running indexer")
     if lost:
-        problems.append(f"{len(lost)} planned texts missing from the store when the job was embedded, e.g. {lost[:3]}")
+        when = "when the job was embedded" if missing_when_embedded is not None else "(the job never was)"
+        problems.append(f"{len(lost)} planned texts missing from the store {when}, e.g. {lost[:3]}")
     if lost_at_end:
         problems.append(f"{len(lost_at_end)} planned texts missing from the store at the end, e.g. {lost_at_end[:3]}")
     if embedded > plan["texts"] - len(lost) or by_finished_runs > plan["texts"]:
