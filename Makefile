@@ -42,7 +42,10 @@ run: setup
 # The whole suite on SQLite, then every database-touching test again on PostgreSQL
 # (a database created and dropped by the test session; without a server this half says
 # plainly that it was not run, and fails under MATCHER_REQUIRE_ALL=1 as in .ci/run).
-PG_TESTS := tests/models tests/web tests/api tests/security
+# Of tests/reliability, the crash-safety and backfill-worker tests follow --db; the harness
+# and gunicorn-fork tests do not depend on the database and run in the SQLite half only.
+PG_TESTS := tests/models tests/web tests/api tests/security \
+	tests/reliability/test_crash_safety.py tests/reliability/test_backfill_workers.py
 
 test: setup-dev
 	$(BIN)/python -m pytest

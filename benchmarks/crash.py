@@ -2,6 +2,7 @@
 
     python -m benchmarks.crash --rounds 20 --json
     python -m benchmarks.crash --rounds 20 --db postgresql --kill indexer --json
+    python -m benchmarks.crash --rounds 3 --kill worker --json
 
 A fresh instance (SQLite, the demo dataset, the index built by ``matcher indexer --once``) is
 served by gunicorn with ``gunicorn.conf.py`` (embedded default: one worker, the indexer as a
@@ -12,7 +13,11 @@ the returned id/state). Each round kills the server's process group with SIGKILL
 moment (shortly after it answers HTTP, or shortly after its indexer thread has started and is
 draining) and starts it again. ``--kill indexer`` runs the production layout instead (gunicorn
 with two workers and no indexer thread, a standalone ``flask --app wsgi matcher indexer``) and
-kills the indexer. Afterwards:
+kills the indexer. ``--kill worker`` adds to that layout a model change through a backfill on Celery and the
+local RabbitMQ (``MATCHER_BACKFILL_BROKER``, a private queue deleted at the end): a ``matcher
+reindex`` job runs while the client writes, its worker is killed while it holds a batch and
+started again, and the service is restarted with the new model, whose indexer publishes the job
+(:mod:`benchmarks.crash_backfill`). Afterwards:
 
 * every acknowledged write is in the database (queried directly, not through the service);
 * SQLite: ``PRAGMA integrity_check`` is ok and ``foreign_key_check`` finds nothing; PostgreSQL
@@ -21,7 +26,9 @@ kills the indexer. Afterwards:
 * after ``flask --app wsgi matcher indexer --once`` the live snapshot holds exactly the
   database's items: the item table (``items.json``) against experts/achievements, the counts of
   ``web.matching.indexing.expected_counts``, vectors/FAISS against the item table, need vectors
-  against the open needs.
+  against the open needs;
+* ``--kill worker``: the job completed and was published, no batch was lost, no text was
+  embedded twice (:func:`benchmarks.crash_backfill.check_backfill`).
 
 Prints one JSON object (or a short text); never asserts. ``tests/reliability`` uses the same
 harness and asserts. Modules: ``crash_client`` (the writing client and its ledger),
@@ -37,7 +44,9 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -70,7 +79,7 @@ class Unavailable(RuntimeError):
     """This machine cannot run the real service (not a bug of the service)."""
 
 
-def check_available(postgres: bool = False) -> None:
+def check_available(postgres: bool = False, broker: str | None = None) -> None:
     if os.name != "posix" or not hasattr(os, "killpg"):
         raise Unavailable("kill -9 of a process group needs a POSIX system")
     for module, what in (("gunicorn", "gunicorn (requirements.txt)"), ("flask", "Flask"), ("fcntl", "fcntl")):
@@ -87,6 +96,12 @@ def check_available(postgres: bool = False) -> None:
         problem = POSTGRES.reachable()
         if problem:
             raise Unavailable(f"PostgreSQL at {POSTGRES.admin} unreachable: {problem.split(':')[0]}")
+    if broker:
+        from benchmarks.backfill_workers import broker_problem
+
+        problem = broker_problem(broker)
+        if problem:
+            raise Unavailable(problem)
 
 
 # -- the instance --------------------------------------------------------------------------------
@@ -98,12 +113,13 @@ class Installation(Instance):
     coordinator: str = ""
     enterprise: str = ""
     experts: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # every command's (--kill worker: the broker)
 
     def env(self, **settings: str) -> dict[str, str]:
         """Development settings, the indexer thread polling every 0.2 s, no network for the model;
         the production layout (MATCHER_INDEXER=process) with two gunicorn workers."""
         merged = {"MATCHER_ENV": "development", "MATCHER_INDEXER": "thread", "MATCHER_INDEX_POLL_SECONDS": "0.2",
-                  **OFFLINE, **settings}
+                  **OFFLINE, **self.extra_env, **settings}
         if merged["MATCHER_INDEXER"] == "process":
             merged.setdefault("WEB_CONCURRENCY", "2")  # gunicorn.conf.py would start 2*CPUs+1 workers
         return super().env(**merged)
@@ -159,6 +175,7 @@ class LoopResult:
     unusable_after_kill: list[str]
     seconds: float
     log: Path
+    backfill: dict | None = None  # --kill worker: the job's plan, the workers' logs, the kills
 
     @property
     def restarts_rebuilt(self) -> list[str]:
@@ -282,6 +299,87 @@ def indexer_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Pa
     return kills.result(load, started, server.log)
 
 
+def worker_kill_loop(inst: Installation, rounds: int, *, seed: int, workdir: Path, window: float = 1.5) -> LoopResult:
+    """The indexer layout plus a model change through a backfill (README: production):
+    gunicorn and the indexer run with the old settings while ``matcher reindex`` plans the job
+    with the new ones and the client writes; a Celery worker (new settings; ``inst.extra_env``
+    names the broker and queue) is killed with SIGKILL ``rounds`` times at a random moment while
+    it holds a batch, each time started again, and finishes the job; then the indexer and
+    gunicorn are restarted with the new settings and the indexer publishes the job."""
+    from benchmarks import crash_backfill as cb
+
+    if "MATCHER_BACKFILL_BROKER" not in inst.extra_env:
+        raise HarnessError("--kill worker needs the broker in the instance's environment (crash_backfill.settings)")
+    rng = random.Random(seed)
+    started = time.monotonic()
+    port = free_port()
+    new = cb.new_model(workdir)
+    server = serve(inst, port, workdir / "server.log", indexer="process")
+    indexer = standalone_indexer(inst, workdir / "indexer.log")
+    worker = cb.worker_process(inst, workdir / "worker.log", **new)
+    reindex = cb.reindex_process(inst, workdir / "reindex.log", **new)
+    load = WriteLoad(inst, server.url, seed=seed)
+    kills = Kills(inst)
+    outputs: list[str] = []  # each worker process's log, in order
+    plan: dict = {}
+    embedded: dict = {}
+    published: dict = {}
+    missing_when_embedded: list | None = None
+    try:
+        server.start()
+        indexer.start()
+        server.wait_http(START_TIMEOUT)
+        reindex.start()
+        plan = cb.wait_for_plan(inst, reindex, START_TIMEOUT)
+        load.start()  # the job runs while the client writes
+        for number in range(1, rounds + 1):
+            before = len(load.ledger.acks)
+            worker.start()
+            held = cb.held_batch(worker, inst, plan["job"], rng, window, START_TIMEOUT * 2, rounds + 1 - number)
+            if held is None:
+                kills.details.append({"round": number, "kill": "none: no batch was left", "acks": len(load.ledger.acks) - before})
+                break
+            worker.kill9()
+            done = cb.batch_done(inst, held["batch"])
+            outputs.append(worker.output())
+            kills.record(number, worker, f"{held['delay']:.2f}s into batch {held['batch']} ({held['texts']} texts)",
+                         acks=len(load.ledger.acks) - before, batch=held["batch"], done_at_kill=done,
+                         process=len(outputs) - 1, batches_finished_first=held["missed"])
+        if not worker.running:  # (still running when the loop found no batch left)
+            worker.start()  # started again once more: it finishes the job
+        embedded = cb.wait_state(inst, plan["job"], "embedded", (worker, reindex, indexer))
+        if embedded.get("state") == "embedded" and reindex.proc is not None:
+            with contextlib.suppress(Exception):  # the command ends (the running indexer holds the lock)
+                reindex.proc.wait(timeout=60)
+        if embedded.get("state") == "embedded":
+            missing_when_embedded = cb.missing(inst, plan)
+            # The new settings everywhere: the indexer first (it publishes the job), then gunicorn.
+            inst.extra_env.update(new)
+            indexer.stop(sig=signal.SIGINT)
+            indexer = standalone_indexer(inst, workdir / "indexer-new.log")
+            indexer.start()
+            published = cb.wait_state(inst, plan["job"], "published", (indexer,), stall=START_TIMEOUT, timeout=START_TIMEOUT)
+            server.stop()
+            server = serve(inst, port, workdir / "server-new.log", indexer="process")
+            server.start()
+            server.wait_http(START_TIMEOUT)
+            time.sleep(2.0)  # writes through the restarted server
+    finally:
+        load.stop()
+        if worker.running:
+            worker.stop()
+            outputs.append(worker.output())
+        reindex.kill9()
+        indexer.kill9()
+        server.kill9()
+    result = kills.result(load, started, server.log)
+    result.backfill = {"plan": plan, "outputs": outputs, "embedded": embedded, "published": published,
+                       "missing_when_embedded": missing_when_embedded,
+                       "reindex_exit": reindex.proc.returncode, "reindex": reindex.output().strip()[-600:],
+                       "new_indexer": indexer.output().strip()[-1500:]}
+    return result
+
+
 def verify(inst: Installation, result: LoopResult) -> dict:
     """Database first (as the crash left it), then the indexer drains, then the index against the database."""
     started = time.monotonic()
@@ -292,8 +390,17 @@ def verify(inst: Installation, result: LoopResult) -> dict:
     result.start_messages += [m for out in outputs for m in _start_messages(out)]  # the first start after the last kill
     checked = time.monotonic()
     index = check_index(inst)
+    backfill = None
+    if result.backfill is not None:
+        from benchmarks.crash_backfill import check_backfill
+
+        backfill = check_backfill(inst, result.backfill["plan"], result.backfill["outputs"],
+                                  [k for k in result.rounds if "batch" in k], result.backfill["missing_when_embedded"])
+        backfill["reindex_exit"] = result.backfill["reindex_exit"]
+        if backfill["reindex_exit"] != 0:
+            backfill["problems"].append(f"`matcher reindex` exited with {backfill['reindex_exit']}: {result.backfill['reindex']}")
     return {"database": database, "lag_before_drain": lag, "drain": runs, "drain_output": outputs, "index": index,
-            "seconds": {"database_check": round(drained - started, 1), "drain": round(checked - drained, 1),
+            "backfill": backfill, "seconds": {"database_check": round(drained - started, 1), "drain": round(checked - drained, 1),
                         "index_check": round(time.monotonic() - checked, 1)}}
 
 
@@ -308,6 +415,8 @@ def problems(result: LoopResult, report: dict) -> list[str]:
     found += [f"index unusable after a kill: {x}" for x in result.unusable_after_kill]
     found += [f"client: {e}" for e in result.load_errors]
     found += [f"rejected: {r}" for r in result.ledger.rejected[:10]]
+    if report.get("backfill"):
+        found += [f"backfill: {x}" for x in report["backfill"]["problems"]]
     return found
 
 
@@ -331,6 +440,7 @@ def summary(rounds: int, result: LoopResult, report: dict, seed: int, seconds: f
         "drain": report["drain"],
         "index": {k: report["index"].get(k) for k in ("snapshot", "built", "items", "experts", "achievements", "watermark")},
         "problems": problems(result, report),
+        **({"backfill": report["backfill"]} if report.get("backfill") else {}),
         "kills": result.rounds,
         "seed": seed,
         "phase_seconds": {"kill_loop": round(result.seconds, 1), **report["seconds"]},
@@ -347,16 +457,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
                         help="sqlite (the embedded default) or postgresql (fresh databases on MATCHER_TEST_POSTGRES, "
                              "default 127.0.0.1:5432, dropped at the end)")
-    parser.add_argument("--kill", choices=("server", "indexer"), default="server",
+    parser.add_argument("--kill", choices=("server", "indexer", "worker"), default="server",
                         help="server: kill -9 gunicorn with its indexer thread; indexer: kill -9 a standalone "
-                             "`matcher indexer` beside a gunicorn without one (the production layout)")
+                             "`matcher indexer` beside a gunicorn without one (the production layout); worker: that "
+                             "layout plus a `matcher reindex` job on Celery workers (local RabbitMQ), a worker "
+                             "killed -9 while it holds a batch")
+    parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672//",
+                        help="--kill worker: the RabbitMQ the workers use (a private queue, deleted at the end)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="matcher-crash-"))
     databases: list[str] = []  # PostgreSQL: the template's and the instance's
+    queue = f"matcher-crash-{secrets.token_hex(5)}" if args.kill == "worker" else None
     try:
-        check_available(postgres=args.db == "postgresql")
+        check_available(postgres=args.db == "postgresql", broker=args.broker if queue else None)
         if args.db == "postgresql":
             stem = POSTGRES.fresh_name("matcher_crash")
             databases = [stem + "_template", stem]
@@ -365,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         template = prepare_template(workdir / "template", urls[0])
         prepared = time.monotonic() - started
         inst = clone(template, workdir / "instance", urls[1])
-        loop = server_kill_loop if args.kill == "server" else indexer_kill_loop
+        if queue:
+            from benchmarks.crash_backfill import settings
+
+            inst.extra_env.update(settings(queue, args.broker))
+        loop = {"server": server_kill_loop, "indexer": indexer_kill_loop, "worker": worker_kill_loop}[args.kill]
         result = loop(inst, args.rounds, seed=seed, workdir=workdir)
         out = {"db": args.db, "kill": args.kill,
                **summary(args.rounds, result, verify(inst, result), seed, time.monotonic() - started)}
@@ -373,6 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     except (Unavailable, HarnessError) as exc:
         out = {"rounds": args.rounds, "db": args.db, "kill": args.kill, "error": f"{type(exc).__name__}: {exc}", "seed": seed}
     finally:
+        if queue:
+            from benchmarks.backfill_workers import delete_queue
+
+            with contextlib.suppress(Exception):
+                delete_queue(queue, args.broker)
         for name in reversed(databases):
             with contextlib.suppress(Exception):
                 POSTGRES.drop(name)
