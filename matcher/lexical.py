@@ -185,17 +185,12 @@ class LexicalIndex:
         return self._dead_array
 
     def scores(self, query: dict[str, float], n_items: int) -> np.ndarray:
-        """BM25 score of every item id below ``n_items`` for a weighted query."""
+        """BM25 score of every item id below ``n_items`` for a weighted query (every posting
+        read: the exhaustive reference the tests hold :meth:`scores_for` and
+        :meth:`top_items` to)."""
         out = np.zeros(n_items, dtype=np.float32)
         if self.matrix is not None:
-            main = np.zeros(self.n_docs, dtype=np.float32)
-            indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
-            for token, weight in query.items():
-                tid = self.vocab.get(token)
-                if tid is None:
-                    continue
-                lo, hi = indptr[tid], indptr[tid + 1]
-                main[indices[lo:hi]] += weight * data[lo:hi]
+            main = self._accumulate(query, prefixes=False)
             if self._identity:
                 keep = min(self.n_docs, n_items)
                 out[:keep] = main[:keep]
@@ -209,6 +204,25 @@ class LexicalIndex:
             if item_id < n_items:
                 out[item_id] = score
         return out
+
+    def _accumulate(self, query: dict[str, float], *, prefixes: bool) -> np.ndarray:
+        """Weighted BM25 sums over the main segment's documents, token by token in query
+        order: every posting of each token, or (``prefixes``) at most its impact-ordered
+        prefix (:meth:`_build_prefixes`)."""
+        main = np.zeros(self.n_docs, dtype=np.float32)
+        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
+        slots = self._prefix_slot if prefixes else None
+        for token, weight in query.items():
+            tid = self.vocab.get(token)
+            if tid is None:
+                continue
+            slot = slots[tid] if slots is not None and tid < len(slots) else -1
+            if slot >= 0:
+                main[self._prefix_ids[slot]] += np.float32(weight) * self._prefix_weights[slot]
+            else:
+                lo, hi = indptr[tid], indptr[tid + 1]
+                main[indices[lo:hi]] += np.float32(weight) * data[lo:hi]
+        return main
 
     def _delta_scores(self, query: dict[str, float]) -> dict[int, float]:
         """Scores of delta items holding at least one query token (through their postings)."""
@@ -311,8 +325,7 @@ class LexicalIndex:
                 hit = unique[at] == column
                 total[at[hit]] += np.float32(weight) * data[lo:hi][hit]
             else:
-                at = np.minimum(np.searchsorted(column, unique), hi - lo - 1)
-                hit = column[at] == unique
+                at, hit = _find_in_column(column, unique)
                 total[hit] += np.float32(weight) * data[lo + at[hit]]
         return total[inverse]
 
@@ -346,19 +359,7 @@ class LexicalIndex:
         exactly (:meth:`scores_for`). Delta items are scored exactly; dead items are out."""
         found: list[tuple[np.ndarray, np.ndarray]] = []
         if self.matrix is not None:
-            main = np.zeros(self.n_docs, dtype=np.float32)
-            indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
-            slots, prefix_ids, prefix_weights = self._prefix_slot, self._prefix_ids, self._prefix_weights
-            for token, weight in query.items():
-                tid = self.vocab.get(token)
-                if tid is None or tid >= len(slots):
-                    continue
-                slot = slots[tid]
-                if slot >= 0:
-                    main[prefix_ids[slot]] += np.float32(weight) * prefix_weights[slot]
-                else:
-                    lo, hi = indptr[tid], indptr[tid + 1]
-                    main[indices[lo:hi]] += np.float32(weight) * data[lo:hi]
+            main = self._accumulate(query, prefixes=True)
             touched = np.flatnonzero(main)
             items = self.main_items[touched]
             scores = main[touched]
@@ -389,8 +390,7 @@ class LexicalIndex:
         if not main_ids or self.matrix is None:
             return found
         ids = np.array(main_ids, dtype=np.int64)
-        positions = np.searchsorted(self.main_items, ids)
-        valid = (positions < len(self.main_items)) & (self.main_items[np.minimum(positions, len(self.main_items) - 1)] == ids)
+        positions, valid = self._main_positions(ids)
         ids, positions = ids[valid], positions[valid]
         for token in tokens:
             tid = self.vocab.get(token)
@@ -399,8 +399,7 @@ class LexicalIndex:
             column = self.matrix.indices[self.matrix.indptr[tid] : self.matrix.indptr[tid + 1]]
             if len(column) == 0:
                 continue
-            hits = np.searchsorted(column, positions)
-            present = (hits < len(column)) & (column[np.minimum(hits, len(column) - 1)] == positions)
+            _, present = _find_in_column(column, positions)
             for item_id in ids[present]:
                 found[int(item_id)].add(token)
         return found
@@ -414,12 +413,9 @@ class LexicalIndex:
         tid = self.vocab.get(token)
         if tid is None:
             return False
-        pos = np.searchsorted(self.main_items, item_id)
-        if pos >= len(self.main_items) or self.main_items[pos] != item_id:
-            return False
+        position, in_main = self._main_positions(np.asarray([item_id], dtype=np.int64))
         column = self.matrix.indices[self.matrix.indptr[tid] : self.matrix.indptr[tid + 1]]
-        hit = np.searchsorted(column, pos)
-        return bool(hit < len(column) and column[hit] == pos)
+        return bool(in_main[0] and len(column) and _find_in_column(column, position)[1][0])
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path, prefix: str = "lexical") -> list[str]:
@@ -462,3 +458,10 @@ class LexicalIndex:
                 raise ValueError("lexical index files disagree on the number of documents")
         index._build_prefixes()
         return index
+
+
+def _find_in_column(column: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``positions`` would sit in the sorted, non-empty ``column`` (clipped),
+    and whether it is there."""
+    at = np.minimum(np.searchsorted(column, positions), len(column) - 1)
+    return at, column[at] == positions
