@@ -26,6 +26,7 @@ class DenseChannel:
         self.batch_size = batch_size
         self.vectors = VectorIndex(encoder.dim, exact_max=exact_max, nprobe=nprobe)
         self.covered: list[bool] = []
+        self._covered_cache: tuple[list[bool], np.ndarray] | None = None  # (the list, as an array)
         self.need_vectors: dict[str, tuple[str, np.ndarray]] = {}
 
     @property
@@ -69,7 +70,7 @@ class DenseChannel:
 
     def covered_array(self) -> np.ndarray:
         """``covered`` as a boolean array (kept until the list changes)."""
-        cached = getattr(self, "_covered_cache", None)
+        cached = self._covered_cache
         if cached is None or cached[0] is not self.covered or len(cached[1]) != len(self.covered):
             cached = (self.covered, np.asarray(self.covered, dtype=bool))
             self._covered_cache = cached
@@ -84,12 +85,6 @@ class DenseChannel:
         if ok.any():
             out[ok] = self.vectors.similarities(query, item_ids[ok])
         return out
-
-    def similarities(self, query: np.ndarray, item_ids: list[int]) -> dict[int, float]:
-        ok = [i for i in item_ids if self.covered[i]]
-        if not ok:
-            return {}
-        return dict(zip(ok, self.vectors.similarities(query, np.asarray(ok, dtype=np.int64)).tolist(), strict=True))
 
     # -- needs -------------------------------------------------------------------------------
     @staticmethod

@@ -18,7 +18,7 @@ import numpy as np
 from .evidence import evidence_terms, matched_terms
 from .fusion import band, fuse, lexical_value, load_calibration, pair_key, scale
 from .records import ExpertAttributes, NeedRecord
-from .scoring import aggregate, features, hard_constraints
+from .scoring import AGGREGATIONS, aggregate, features, hard_constraints
 from .text import detect_language, normalise
 
 
@@ -201,7 +201,7 @@ class RankingMixin:
                 value = (value - low) / (high - low) if high > low else value
                 semantic = semantic + np.where(raw_dense[c][1][rows], value * (w / safe), 0.0)
             semantic_part[rows] = np.where(total > 0, semantic, np.nan)
-            text_weights, _ = cfg.score_weights(pair)
+            text_weights, feature_weights = cfg.score_weights(pair)
             scale_to = sum(text_weights.values())
             with_semantic = ~np.isnan(semantic_part[rows])
             acc = np.zeros(len(rows), dtype=np.float64)
@@ -212,7 +212,7 @@ class RankingMixin:
                     acc = acc + np.where(with_semantic, _renormalised(w, text_weights, scale_to, with_semantic)
                                          * np.nan_to_num(semantic_part[rows]), 0.0)
             text[rows] = acc
-            text_w_rows[pair] = (text_weights, cfg.score_weights(pair)[1])
+            text_w_rows[pair] = (text_weights, feature_weights)
         features_of = self._features_cache(query, table, attributes)
         scores: list[float] = []
         texts: list[float] = []
@@ -231,11 +231,7 @@ class RankingMixin:
             text_values = {"lexical": float(lexical_part[row])}
             if not np.isnan(semantic_part[row]):
                 text_values["semantic"] = float(semantic_part[row])
-            text_weights = text_w_rows[pairs[row]][0]
-            present = {p: w for p, w in text_weights.items() if p in text_values}
-            total = sum(present.values())
-            scale_to = sum(text_weights.values())
-            text_w = {p: (w / total * scale_to if total > 0 else 0.0) for p, w in present.items()}
+            text_w = _present_weights(text_w_rows[pairs[row]][0], text_values)
             values, feature_weights = feature_rows[row]
             return raw, text_values, text_w, {"values": values, "weights": feature_weights}
 
@@ -320,10 +316,7 @@ class RankingMixin:
             if weights is not None:
                 weights[pair] = cached
         text_weights, feature_weights = cached
-        present = {p: w for p, w in text_weights.items() if p in text_values}
-        total = sum(present.values())
-        scale_to = sum(text_weights.values())
-        text_w = {p: (w / total * scale_to if total > 0 else 0.0) for p, w in present.items()}
+        text_w = _present_weights(text_weights, text_values)
         text = sum(text_w[p] * text_values[p] for p in text_w)
         latest_year = attrs.latest_year
         if latest_year is None:
@@ -442,11 +435,20 @@ def _segment_aggregate(values: np.ndarray, segments: np.ndarray, n: int, method:
         sums = np.bincount(ordered_segments[keep], weights=ordered[keep], minlength=n)
         taken = np.minimum(counts, max(1, k))
         return np.where(counts > 0, sums / np.maximum(taken, 1), 0.0)
-    raise ValueError(f"aggregation must be one of ('topk', 'max', 'mean'), got {method!r}")
+    raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {method!r}")
+
+
+def _present_weights(weights: Mapping[str, float], values: Mapping[str, float]) -> dict[str, float]:
+    """The text parts' weights over the parts present in ``values``, renormalised to the sum of
+    all of them (a missing semantic part leaves the text score on the same scale)."""
+    present = {p: w for p, w in weights.items() if p in values}
+    total = sum(present.values())
+    scale_to = sum(weights.values())
+    return {p: (w / total * scale_to if total > 0 else 0.0) for p, w in present.items()}
 
 
 def _renormalised(weight: float, weights: Mapping[str, float], scale_to: float, with_semantic: np.ndarray) -> np.ndarray:
-    """A text part's weight renormalised over the parts present (semantic where present)."""
+    """:func:`_present_weights` of one part for many experts at once (semantic where present)."""
     full = sum(w for p, w in weights.items() if p in ("lexical", "semantic"))
     lexical_only = weights.get("lexical", 0.0)
     total = np.where(with_semantic, full, lexical_only)
