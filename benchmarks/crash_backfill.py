@@ -35,7 +35,7 @@ from benchmarks.harness import HarnessError, Process, connect
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from benchmarks.crash import Installation
+    from benchmarks.crash_instance import Installation
 
 BATCH = 12  # texts per batch: 21 batches of the demo's English texts, so every round finds one to kill in
 # The production command of README ("Backfill workers"), with the log level that shows the batches.
