@@ -221,6 +221,29 @@ class Problems:
         context.on("weberror", lambda error: self.items.append(f"[{role}] page error: {error.error}"))
 
 
+def sign_in(page, email: str, password: str) -> None:
+    """Fill and send the sign-in form (the caller checks the outcome)."""
+    page.goto("/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form [type=submit]#submit")
+
+
+def signed_in_page(browser, live_server, email: str, *, width: int = 1280, timeout: int = 20_000,
+                   navigation_timeout: int | None = None):
+    """A new browser context (own cookies, Chinese) signed in as ``email``: (context, page)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": width, "height": 900})
+    context.set_default_timeout(timeout)
+    if navigation_timeout is not None:
+        context.set_default_navigation_timeout(navigation_timeout)
+    page = context.new_page()
+    sign_in(page, email, live_server.password)
+    expect(page.locator("#logout")).to_have_count(1)
+    return context, page
+
+
 @pytest.fixture(scope="module")
 def browser_problems() -> Problems:
     return Problems()

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import ARTIFACTS, ui
+from tests.e2e.conftest import ARTIFACTS, signed_in_page, ui
 from tests.e2e.test_try_this_first import ENTERPRISE as README_ENTERPRISE
 from tests.e2e.test_try_this_first import EXPERT as README_EXPERT
 from tests.e2e.test_try_this_first import PROFESSOR as README_PROFESSOR
@@ -67,18 +67,7 @@ def need_owner(live_server, need_id: int) -> dict | None:
 
 
 def sign_in(browser, live_server, email: str, width: int = 1280):
-    from playwright.sync_api import expect
-
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": width, "height": 900})
-    context.set_default_timeout(30_000)
-    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT)
-    page = context.new_page()
-    page.goto("/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", live_server.password)
-    page.click("form [type=submit]#submit")
-    expect(page.locator("#logout")).to_have_count(1)
-    return context, page
+    return signed_in_page(browser, live_server, email, width=width, timeout=30_000, navigation_timeout=NAVIGATION_TIMEOUT)
 
 
 def open_recommended(page) -> None:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.conftest import PROJECT_ROOT, ui
+from tests.e2e.conftest import PROJECT_ROOT, sign_in, ui
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,13 +51,6 @@ def needs(journey: dict, *keys: str):
     if missing:
         pytest.fail(f"an earlier step of the journey failed (no {', '.join(missing)}); see the first failure")
     return [journey[k] for k in keys]
-
-
-def sign_in(page, email: str, password: str) -> None:
-    page.goto("/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("form [type=submit]#submit")
 
 
 def expect_signed_in(page, name: str, path: str) -> None:

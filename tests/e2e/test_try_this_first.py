@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import PROJECT_ROOT, ui
+from tests.e2e.conftest import PROJECT_ROOT, signed_in_page, ui
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,20 +35,6 @@ def test_the_walk_names_these_accounts_need_and_labels(walk):
         assert words in walk, words
 
 
-def _sign_in(browser, live_server, email: str):
-    from playwright.sync_api import expect
-
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    page.goto("/auth/login")
-    page.fill("#email", email)
-    page.fill("#password", live_server.password)
-    page.click("form [type=submit]#submit")
-    expect(page.locator("#logout")).to_have_count(1)
-    return context, page
-
-
 def _open_spring_match(page):
     from playwright.sync_api import expect
 
@@ -61,7 +47,7 @@ def _open_spring_match(page):
 def test_steps_2_and_3_enterprise_then_expert_accept_and_contacts_appear(live_server, browser, shot):
     from playwright.sync_api import expect
 
-    context, page = _sign_in(browser, live_server, ENTERPRISE)
+    context, page = signed_in_page(browser, live_server, ENTERPRISE)
     try:
         row = _open_spring_match(page)
         expect(row).to_contain_text("付强")
@@ -75,7 +61,7 @@ def test_steps_2_and_3_enterprise_then_expert_accept_and_contacts_appear(live_se
     finally:
         context.close()
 
-    context, page = _sign_in(browser, live_server, EXPERT)
+    context, page = signed_in_page(browser, live_server, EXPERT)
     try:
         row = _open_spring_match(page)
         row.get_by_role("link").click()
@@ -93,7 +79,7 @@ def test_step_5_the_professor_pastes_the_readme_lines(live_server, browser, walk
     lines = re.search(r"paste for example\s*```\s*\n(.*?)\n\s*```", walk, re.S).group(1)
     lines = [line.strip() for line in lines.splitlines() if line.strip()]
     assert len(lines) == 3
-    context, page = _sign_in(browser, live_server, PROFESSOR)
+    context, page = signed_in_page(browser, live_server, PROFESSOR)
     try:
         page.goto("/expert/profile")
         before = page.locator("#achievements ul.achievements > li").count()
