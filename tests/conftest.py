@@ -9,6 +9,7 @@ each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -59,6 +60,27 @@ def _config(instance: Path, database_url: str, **overrides) -> dict:
     }
     values.update(overrides)
     return values
+
+
+@contextlib.contextmanager
+def recorded_statements(app):
+    """The SQL statements the app's engine executes inside the block (a list, filled as they run)."""
+    import sqlalchemy as sa
+
+    from models import db
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def make_app(instance: Path, database_url: str, **overrides):

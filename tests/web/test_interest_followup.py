@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import EmailMessage, NeedInterest, Notification, User, db, write_transaction
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, recorded_statements
 from tests.factories import Factory
 from web.domain import dismissals
 from web.matching.indexing import Indexer
@@ -102,18 +102,12 @@ def test_the_queue_shows_interests_and_filters_on_them_in_sql(app, client, auth,
     assert bad.status_code == 400 and "<code>interest</code>" in bad.get_data(as_text=True)
 
     def statements() -> int:
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as seen:
             assert client.get("/coordinator/queue?interest=with").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     few = statements()
+    assert few > 0  # the recorder sees the page's statements
     for i in range(20):  # more needs with interest: still the same statements
         interest_raw(app, factory.need(owner, title=f"多{i}").id, experts[i % 2].expert_id)
     assert statements() == few

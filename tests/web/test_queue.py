@@ -7,9 +7,9 @@ import re
 from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from models import Match, MatchStatus, Need, User, db, utcnow, write_transaction
+from tests.conftest import recorded_statements
 from web.domain import queue as queue_service
 
 
@@ -172,20 +172,14 @@ def test_the_queue_counts_and_pages_in_sql_whatever_the_number_of_needs(app, cli
     auth.login_as("coordinator")
 
     def statements() -> int:
-        seen = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with recorded_statements(app) as seen:
             assert client.get("/coordinator/queue?sort=fewest_proposals").status_code == 200
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     for i in range(3):
         propose_raw(app, factory.need(owner, title=f"少{i}").id, expert.expert_id)
     few = statements()
+    assert few > 0  # the recorder sees the page's statements
     for i in range(40):  # from many organisations: nothing may be loaded per row either
         factory.need(factory.user(role="enterprise") if i % 2 else owner, title=f"多{i}")
     assert statements() == few
