@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,6 +85,7 @@ class LexicalIndex:
         # impact-ordered prefixes of long columns (see :meth:`_build_prefixes`)
         self._prefix_slot = np.zeros(0, dtype=np.int32)
         self._prefix_ids = np.zeros((0, prefix_length), dtype=np.int32)
+        self._scratch = threading.local()  # per-thread work arrays of main-segment length
         self._prefix_weights = np.zeros((0, prefix_length), dtype=np.float32)
 
     # -- building ------------------------------------------------------------------------------
@@ -300,34 +302,50 @@ class LexicalIndex:
                                            for token, weight in query.items() if token in counts)
         return out
 
+    # a column longer than this many times the candidates is binary-searched for them; a shorter
+    # one is read whole through the slot map (measured on the 600k-item speed pool)
+    GATHER_MAX_RATIO = 16
+
     def _main_scores(self, positions: np.ndarray, query: dict[str, float]) -> np.ndarray:
-        """Weighted BM25 sums of main-segment documents at ``positions``. Each query token's
-        (position-sorted) column is matched against the sorted candidates by binary search,
-        from whichever side is shorter, so a long column costs the candidates' count times
-        its logarithm instead of a pass over all its postings; tokens are added in query
-        order in float32, as a pass over whole columns would. No shared state: threads may
-        score at once."""
+        """Weighted BM25 sums of main-segment documents at ``positions``, token by token in
+        query order in float32 (as a pass over whole columns would add them). Each query
+        token's column is read whole through a map from document to candidate slot (one
+        gather) unless it is over ``GATHER_MAX_RATIO`` times longer than the candidates; then
+        the candidates are binary-searched in it. The map is this thread's own work array, so
+        threads may score at once."""
         unique, inverse = np.unique(positions, return_inverse=True)
         total = np.zeros(len(unique), dtype=np.float32)
         if not len(unique):
             return total[inverse]
         indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
-        for token, weight in query.items():
-            tid = self.vocab.get(token)
-            if tid is None:
-                continue
-            lo, hi = int(indptr[tid]), int(indptr[tid + 1])
-            if hi == lo:
-                continue
-            column = indices[lo:hi]
-            if hi - lo <= len(unique):
-                at = np.minimum(np.searchsorted(unique, column), len(unique) - 1)
-                hit = unique[at] == column
-                total[at[hit]] += np.float32(weight) * data[lo:hi][hit]
-            else:
-                at, hit = _find_in_column(column, unique)
-                total[hit] += np.float32(weight) * data[lo + at[hit]]
+        slots = self._slot_map()
+        slots[unique] = np.arange(len(unique), dtype=np.int32)
+        longest = self.GATHER_MAX_RATIO * len(unique)
+        try:
+            for token, weight in query.items():
+                tid = self.vocab.get(token)
+                if tid is None:
+                    continue
+                lo, hi = int(indptr[tid]), int(indptr[tid + 1])
+                if hi == lo:
+                    continue
+                if hi - lo <= longest:
+                    at = slots[indices[lo:hi]]
+                    hit = at >= 0
+                    total[at[hit]] += np.float32(weight) * data[lo:hi][hit]
+                else:
+                    at, hit = _find_in_column(indices[lo:hi], unique)
+                    total[hit] += np.float32(weight) * data[lo + at[hit]]
+        finally:
+            slots[unique] = -1
         return total[inverse]
+
+    def _slot_map(self) -> np.ndarray:
+        """This thread's map from main-segment position to candidate slot, -1 between uses."""
+        slots = getattr(self._scratch, "slots", None)
+        if slots is None or len(slots) != self.n_docs:
+            slots = self._scratch.slots = np.full(self.n_docs, -1, dtype=np.int32)
+        return slots
 
     # -- candidate generation ------------------------------------------------------------------
     def _build_prefixes(self) -> None:
@@ -360,7 +378,7 @@ class LexicalIndex:
         found: list[tuple[np.ndarray, np.ndarray]] = []
         if self.matrix is not None:
             main = self._accumulate(query, prefixes=True)
-            touched = np.flatnonzero(main)
+            touched = np.flatnonzero(main != 0)  # a boolean mask first: 7x faster than on float32
             items = self.main_items[touched]
             scores = main[touched]
             if self.dead:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -152,11 +153,11 @@ class RankingMixin:
     def _candidate_table(self, query: Query, candidates: list[str]) -> CandidateTable:
         """The candidates' items in one array each: lexical shares, dense cosines (NaN where
         a channel does not read the item) and the expert documents' lexical shares."""
-        expert_items = self.expert_items
-        counts = np.fromiter((len(expert_items[e]) for e in candidates), dtype=np.int64, count=len(candidates))
-        item_ids = np.fromiter((i for e in candidates for i in expert_items[e]), dtype=np.int64, count=int(counts.sum()))
+        lists = list(map(self.expert_items.__getitem__, candidates))
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        item_ids = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(counts.sum()))
         lexical = self.lexical.scores_for(item_ids, query.terms) / np.float32(query.lexical_max)
-        ordinals = np.fromiter((self.expert_ordinal[e] for e in candidates), dtype=np.int64, count=len(candidates))
+        ordinals = np.fromiter(map(self.expert_ordinal.__getitem__, candidates), dtype=np.int64, count=len(candidates))
         whole = self.expert_lexical.scores_for(ordinals, query.terms) / np.float32(query.lexical_max)
         dense = {name: self.dense[name].similarity_array(vector, item_ids) for name, vector in query.vectors.items()}
         return CandidateTable(candidates, item_ids, counts, lexical, whole, dense)
@@ -176,12 +177,13 @@ class RankingMixin:
             values = _segment_aggregate(sims[valid].astype(np.float64), seg[valid], n, cfg.aggregation, cfg.top_k)
             raw_dense[name] = (values, np.bincount(seg[valid], minlength=n) > 0)
         pairs = self._expert_pairs(query.lang, table)
+        pair_array = np.asarray(pairs)
         text = np.zeros(n, dtype=np.float64)
         lexical_part = np.zeros(n, dtype=np.float64)
         semantic_part = np.full(n, np.nan, dtype=np.float64)
         text_w_rows: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         for pair in sorted(set(pairs)):
-            rows = np.flatnonzero(np.asarray([p == pair for p in pairs]))
+            rows = np.flatnonzero(pair_array == pair)
             scales = cfg.channel_scales.get(pair) or cfg.channel_scales["zh-zh"]
             power = cfg.lexical_power.get(pair, 1.0)
             share = raw_lexical[rows]
@@ -213,17 +215,18 @@ class RankingMixin:
                                          * np.nan_to_num(semantic_part[rows]), 0.0)
             text[rows] = acc
             text_w_rows[pair] = (text_weights, feature_weights)
-        features_of = self._features_cache(query, table, attributes)
-        scores: list[float] = []
-        texts: list[float] = []
-        feature_rows: list[tuple[dict, dict]] = []
-        for row in range(n):
-            values = features_of(row)
-            feature_weights = text_w_rows[pairs[row]][1]
-            value = float(text[row]) + sum(w * values.get(code, 0.0) for code, w in feature_weights.items())
-            scores.append(round(value, 6))
-            texts.append(round(float(text[row]), 6))
-            feature_rows.append((values, feature_weights))
+        keys, values_of = self._feature_keys(query, table, attributes)
+        # the features' part of the score per distinct (facts, language pair): many candidates share both
+        feature_sum: dict[tuple, float] = {}
+        extra = np.empty(n, dtype=np.float64)
+        for row, (key, pair) in enumerate(zip(keys, pairs, strict=True)):
+            value = feature_sum.get((key, pair))
+            if value is None:
+                values = values_of[key]
+                value = feature_sum[(key, pair)] = sum(w * values.get(code, 0.0) for code, w in text_w_rows[pair][1].items())
+            extra[row] = value
+        scores = [round(v, 6) for v in (text + extra).tolist()]
+        texts = [round(v, 6) for v in text.tolist()]
 
         def details(row: int) -> tuple[dict, dict, dict, dict]:
             raw = {"lexical": float(raw_lexical[row])}
@@ -232,50 +235,52 @@ class RankingMixin:
             if not np.isnan(semantic_part[row]):
                 text_values["semantic"] = float(semantic_part[row])
             text_w = _present_weights(text_w_rows[pairs[row]][0], text_values)
-            values, feature_weights = feature_rows[row]
-            return raw, text_values, text_w, {"values": values, "weights": feature_weights}
+            return raw, text_values, text_w, {"values": values_of[keys[row]], "weights": text_w_rows[pairs[row]][1]}
 
         return scores, texts, details
 
     def _expert_pairs(self, need_lang: str, table: CandidateTable) -> list[str]:
-        """Each candidate's language pair (:meth:`_expert_lang` of its items)."""
-        return [pair_key(need_lang, self._expert_lang(table.items_of(row))) for row in range(len(table.experts))]
+        """Each candidate's language pair: the need's language and the expert's (:func:`expert_langs`)."""
+        langs = expert_langs(self._item_lang_codes()[table.item_ids], table.segments, len(table.experts))
+        by_code = [pair_key(need_lang, lang) for lang in _EXPERT_LANGS]
+        return [by_code[code] for code in langs.tolist()]
 
-    def _features_cache(self, query: Query, table: CandidateTable, attributes: Mapping[str, ExpertAttributes]):
-        """Structured features per candidate, computed once per distinct set of the facts they
-        read (many experts share a region, disciplines and capacity)."""
+    def _expert_lang(self, item_ids: list[int]) -> str:
+        """One expert's language (:func:`expert_langs` of their items)."""
+        codes = self._item_lang_codes()[np.asarray(item_ids, dtype=np.int64)]
+        return _EXPERT_LANGS[int(expert_langs(codes, np.zeros(len(codes), dtype=np.int64), 1)[0])]
+
+    def _item_lang_codes(self) -> np.ndarray:
+        """``item_lang`` as codes (0 zh, 1 en, 2 other), kept beside the append-only list."""
+        langs = self.item_lang
+        cached = getattr(self, "_lang_codes", None)
+        start = len(cached[1]) if cached is not None and cached[0] is langs and len(cached[1]) <= len(langs) else 0
+        if cached is None or start != len(langs):
+            new = np.fromiter((_LANG_CODES.get(lang, 2) for lang in langs[start:]), dtype=np.int8, count=len(langs) - start)
+            self._lang_codes = (langs, np.concatenate([cached[1], new]) if start else new)
+        return self._lang_codes[1]
+
+    def _feature_keys(self, query: Query, table: CandidateTable, attributes: Mapping[str, ExpertAttributes]):
+        """Each candidate's key of the facts its structured features read, and the features of
+        each distinct key, computed once (many experts share a region, disciplines and capacity)."""
         cfg = self.config
-        seen: dict[tuple, dict[str, float]] = {}
         item_year = self.item_year
         years = np.fromiter((item_year[i] or 0 for i in table.item_ids.tolist()), dtype=np.int64, count=len(table.item_ids))
         latest = np.zeros(len(table.experts), dtype=np.int64)
         if len(years):
             np.maximum.at(latest, table.segments, years)
-        latest_years = latest.tolist()
-
-        def of(row: int) -> dict[str, float]:
-            attrs = attributes.get(table.experts[row]) or _NO_ATTRIBUTES
+        keys, holder = [], {}
+        for expert, indexed_year in zip(table.experts, latest.tolist(), strict=True):
+            attrs = attributes.get(expert) or _NO_ATTRIBUTES
             latest_year = attrs.latest_year
             if latest_year is None:
-                latest_year = latest_years[row] or None
+                latest_year = indexed_year or None
             key = (attrs.discipline_codes, attrs.region, attrs.cooperation_modes, attrs.remaining_capacity, latest_year)
-            values = seen.get(key)
-            if values is None:
-                values = features(self.taxonomy, query.need, attrs, latest_year, cfg.recency_full_years, cfg.recency_zero_years)
-                seen[key] = values
-            return values
-
-        return of
-
-    def _expert_lang(self, item_ids: list[int]) -> str:
-        """The most common of zh / en among the items (the first seen on a tie), else zh."""
-        counts: dict[str, int] = {}
-        item_lang = self.item_lang
-        for i in item_ids:
-            lang = item_lang[i]
-            if lang == "zh" or lang == "en":
-                counts[lang] = counts.get(lang, 0) + 1
-        return max(counts, key=counts.__getitem__) if counts else "zh"
+            keys.append(key)
+            holder.setdefault(key, attrs)
+        values_of = {key: features(self.taxonomy, query.need, attrs, key[4], cfg.recency_full_years, cfg.recency_zero_years)
+                     for key, attrs in holder.items()}
+        return keys, values_of
 
     def _channel_scores(self, parts: dict) -> dict[str, float]:
         cfg = self.config
@@ -410,6 +415,24 @@ class CandidateTable:
             dense[name] = {i: float(v) for i, v in zip(ids, block.tolist(), strict=True) if v == v}
         return {"items": ids, "lexical": dict(zip(ids, self.lexical[start:stop].tolist(), strict=True)),
                 "whole": float(self.whole[row]), "dense": dense}
+
+
+_LANG_CODES = {"zh": 0, "en": 1}
+_EXPERT_LANGS = ("zh", "en")
+
+
+def expert_langs(codes: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:
+    """Each expert's language (0 zh, 1 en) from their items' language codes (0 zh, 1 en,
+    2 other; ``segments`` names each item's expert, items in the expert's order): the more
+    common of zh and en, the one seen first on a tie, zh when there is neither. The one home
+    of this rule for a single expert and for all candidates at once."""
+    zh, en = codes == 0, codes == 1
+    count_zh, count_en = np.bincount(segments[zh], minlength=n), np.bincount(segments[en], minlength=n)
+    position = np.arange(len(codes))
+    first_zh, first_en = np.full(n, len(codes)), np.full(n, len(codes))
+    np.minimum.at(first_zh, segments[zh], position[zh])
+    np.minimum.at(first_en, segments[en], position[en])
+    return ((count_en > count_zh) | ((count_en == count_zh) & (first_en < first_zh))).astype(np.int8)
 
 
 def _segment_aggregate(values: np.ndarray, segments: np.ndarray, n: int, method: str, k: int) -> np.ndarray:

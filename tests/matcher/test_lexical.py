@@ -105,18 +105,28 @@ def _random_index(prefix_length: int, seed: int = 5, docs: int = 600) -> tuple[L
     return index, texts
 
 
-def test_scores_of_many_chosen_items_with_repeats_equal_the_full_pass():
-    """Both ways of matching a column against the candidates (column shorter or longer than
-    the candidate list) give the full pass's scores, also for an item asked for twice."""
+@pytest.mark.parametrize("chosen", [np.concatenate([np.arange(0, 600, 2), [4, 4, 598]]),
+                                    np.array([4, 598, 17, 4, 300, 301, 77, 5])])
+def test_scores_of_chosen_items_with_repeats_equal_the_full_pass(chosen):
+    """Both ways of matching a column against the candidates (read whole through the slot map,
+    or binary-searched when over ``GATHER_MAX_RATIO`` times longer than the candidates) give
+    the full pass's scores, also for an item asked for twice, and leave the map clean."""
     index, _ = _random_index(prefix_length=1000)
     query = {"t0": 1.0, "t1": 0.5, "t7": 1.0, "t30": 0.8, "t79": 1.0}
-    chosen = np.concatenate([np.arange(0, 600, 2), [4, 4, 598]]).astype(np.int64)
+    chosen = chosen.astype(np.int64)
     full = index.scores(query, 600)
     got = index.scores_for(chosen, query)
     assert np.allclose(got, full[chosen], atol=1e-6)
-    assert got[-3] == got[-2] == full[4]
+    assert got[-3] == got[-2] == full[4] or got[0] == got[3] == full[4]
+    assert (index._slot_map() == -1).all()
+    again = index.scores_for(chosen[::-1].copy(), query)
+    assert np.allclose(again, full[chosen[::-1]], atol=1e-6)
     lengths = np.diff(index.matrix.indptr)[[index.vocab[t] for t in query if t in index.vocab]]
-    assert lengths.min() < len(np.unique(chosen)) < lengths.max()  # both branches ran
+    bound = index.GATHER_MAX_RATIO * len(np.unique(chosen))
+    if len(chosen) > 100:
+        assert lengths.max() <= bound  # every column read through the map
+    else:
+        assert lengths.min() <= bound < lengths.max()  # both branches ran
 
 
 def test_top_items_equal_the_exact_top_when_no_column_is_cut():

@@ -66,3 +66,19 @@ def test_discipline_fit_uses_the_crosswalk():
     taxonomy = load_taxonomy()
     assert taxonomy.discipline_fit(["04"], ["240"]) == 1.0  # fishery ← aquaculture science
     assert taxonomy.discipline_fit(["04"], ["720"]) == 0.0  # fishery ← philosophy
+
+
+def test_an_experts_language_is_the_more_common_of_zh_and_en_the_first_seen_on_a_tie():
+    import numpy as np
+
+    from matcher.ranking import expert_langs
+
+    # codes: 0 zh, 1 en, 2 other; one expert per group, items in the expert's order
+    experts = [[0, 1], [1, 0], [2, 1, 0, 0], [2], [1, 1, 0], [2, 2, 1], [0]]
+    codes = np.array([c for group in experts for c in group], dtype=np.int8)
+    segments = np.repeat(np.arange(len(experts) + 1), [len(g) for g in experts] + [0])
+    got = expert_langs(codes, segments, len(experts) + 1).tolist()
+    assert got == [0, 1, 0, 0, 1, 1, 0, 0]  # the last expert has no items: zh
+    for n, group in enumerate(experts):  # one expert alone gives the same
+        alone = expert_langs(np.array(group, dtype=np.int8), np.zeros(len(group), dtype=np.int64), 1)
+        assert alone.tolist() == [got[n]]
