@@ -137,9 +137,16 @@ class MatcherConfig:
         return dataclasses.replace(self, learned_weights={k: float(weights.get(k, 0.0)) for k in RANKER_FEATURES})
 
     def score_weights(self, pair: str) -> tuple[dict[str, float], dict[str, float]]:
-        """(text part weights, feature weights) for a language pair, learned ones first."""
-        if self.learned_weights is not None:
-            w = self.learned_weights
-            return {p: w.get(p, 0.0) for p in TEXT_PARTS}, {f: w.get(f, 0.0) for f in FEATURES}
-        text = self.fusion_weights.get(pair) or self.fusion_weights["zh-zh"]
-        return {p: self.text_weight * text.get(p, 0.0) for p in TEXT_PARTS}, dict(self.feature_weights)
+        """(text part weights, feature weights) for a language pair, learned ones first.
+        Worked out once per pair for this (frozen) configuration; callers must not change them."""
+        cache = self.__dict__.setdefault("_score_weights", {})
+        weights = cache.get(pair)
+        if weights is None:
+            if self.learned_weights is not None:
+                w = self.learned_weights
+                weights = {p: w.get(p, 0.0) for p in TEXT_PARTS}, {f: w.get(f, 0.0) for f in FEATURES}
+            else:
+                text = self.fusion_weights.get(pair) or self.fusion_weights["zh-zh"]
+                weights = {p: self.text_weight * text.get(p, 0.0) for p in TEXT_PARTS}, dict(self.feature_weights)
+            cache[pair] = weights
+        return weights

@@ -72,9 +72,8 @@ class NeedRankingMixin:
         needs = list(needs)
         queries = self.prepared_queries(needs)
         scored = []
-        weights: dict = {}
         for need, query, parts in zip(needs, queries, self._parts_for_needs(expert_id, queries), strict=True):
-            details = self._score_expert(query, expert_id, parts, attributes, weights)
+            details = self._score_expert(query, expert_id, parts, attributes)
             if not details[0].excluded:
                 scored.append((need.id, details, query, parts))
         scored.sort(key=lambda row: (-row[1][0].score, row[0]))

@@ -305,22 +305,16 @@ class RankingMixin:
             parts["semantic"] = semantic
         return parts
 
-    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None,
-                      weights: dict | None = None) -> tuple[Suggestion, dict, dict, dict, dict]:
-        """The expert's score (and what :meth:`_finish` needs to explain it). ``weights``
-        caches the weights per language pair within one ranking."""
+    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None
+                      ) -> tuple[Suggestion, dict, dict, dict, dict]:
+        """The expert's score (and what :meth:`_finish` needs to explain it)."""
         cfg = self.config
         attrs = attrs or _NO_ATTRIBUTES
         ids = parts["items"]
         pair = pair_key(query.lang, self._expert_lang(ids))
         raw = self._channel_scores(parts)
         text_values = self.text_parts(pair, raw)
-        cached = weights.get(pair) if weights is not None else None
-        if cached is None:
-            cached = cfg.score_weights(pair)
-            if weights is not None:
-                weights[pair] = cached
-        text_weights, feature_weights = cached
+        text_weights, feature_weights = cfg.score_weights(pair)
         text_w = _present_weights(text_weights, text_values)
         text = sum(text_w[p] * text_values[p] for p in text_w)
         latest_year = attrs.latest_year

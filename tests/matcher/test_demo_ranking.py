@@ -118,7 +118,7 @@ def test_ranking_all_candidates_at_once_gives_each_experts_own_score(demo_engine
         parts = engine._item_parts(query, candidates)
         for suggestion in ranked:
             alone, raw, text_values, text_w, _ = engine._score_expert(query, suggestion.expert_id, parts[suggestion.expert_id],
-                                                                      attributes[suggestion.expert_id], {})
+                                                                      attributes[suggestion.expert_id])
             assert suggestion.score == pytest.approx(alone.score, abs=2e-6), (need.id, suggestion.expert_id)
             assert suggestion.text_score == pytest.approx(alone.text_score, abs=2e-6)
             assert suggestion.channels == {c: round(float(v), 4) for c, v in raw.items()}
