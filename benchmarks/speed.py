@@ -32,6 +32,9 @@ with a synthetic pool, while every encoder figure is measured on real text
    the share of an exhaustive ranking's top 20 that candidate generation keeps.
 5. ``update_one_expert_ms`` is ``upsert_expert`` of a changed expert with 5 achievements
    (tokenise, encode with every channel, FAISS add/remove, BM25 delta), averaged over 20.
+6. ``serving_process`` (:mod:`benchmarks.speed_serving`): a new process loads the saved
+   snapshot, as a web worker does, and serves the same needs: its RSS after loading and after
+   serving, and its suggestion latency (encoding included).
 
 The machine is shared (2 cores, several engineers): the load average at start and end is in
 the JSON, and wall-clock figures move with it.
@@ -75,6 +78,7 @@ from .speed_encoders import (  # noqa: E402
     query_latency,
 )
 from .speed_quality import candidate_recall, faiss_recall  # noqa: E402
+from .speed_serving import serving_process  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -314,6 +318,8 @@ def run(experts: int, per_expert: int, encode_count: int, queries: int, seed: in
         snapshot = engine.save(IndexStore(directory), watermark=0)
         report["save_s"] = round(time.perf_counter() - started, 1)
         report["index_mb"] = round(sum(f.stat().st_size for f in snapshot.path.rglob("*") if f.is_file()) / 1e6, 1)
+        # 6. a worker's process: the snapshot loaded fresh, the same needs served
+        report["serving_process"] = serving_process(str(directory), needs, attributes)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     report["rss_mb"] = peak_rss_mb()
