@@ -16,6 +16,7 @@ import numpy as np
 
 from .embedding import Encoder
 from .embstore import EmbeddingStore
+from .items import ListAsArray
 from .vectors import VectorIndex
 
 
@@ -26,7 +27,7 @@ class DenseChannel:
         self.batch_size = batch_size
         self.vectors = VectorIndex(encoder.dim, exact_max=exact_max, nprobe=nprobe)
         self.covered: list[bool] = []
-        self._covered_cache: tuple[list[bool], np.ndarray] | None = None  # (the list, as an array)
+        self._covered_array = ListAsArray(bool)
         self.need_vectors: dict[str, tuple[str, np.ndarray]] = {}
 
     @property
@@ -69,12 +70,8 @@ class DenseChannel:
         self.vectors.remove(item_ids)
 
     def covered_array(self) -> np.ndarray:
-        """``covered`` as a boolean array (kept until the list changes)."""
-        cached = self._covered_cache
-        if cached is None or cached[0] is not self.covered or len(cached[1]) != len(self.covered):
-            cached = (self.covered, np.asarray(self.covered, dtype=bool))
-            self._covered_cache = cached
-        return cached[1]
+        """``covered`` as a boolean array (kept up to date as the list grows)."""
+        return self._covered_array(self.covered)
 
     def similarity_array(self, query: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """Cosines of the query with these items, NaN where this channel does not read one."""

@@ -23,9 +23,9 @@ from .discovery import NeedRankingMixin, NeedSuggestion
 from .embedding import Encoder
 from .embstore import EmbeddingStore, shipped_seeds
 from .glossary import Glossary, default_glossary
-from .items import ItemText, PreparedItem, expert_item_texts
+from .items import ItemText, ListAsArray, PreparedItem, expert_item_texts
 from .lexical import LexicalIndex, TermCounts
-from .ranking import Query, RankingMixin, Suggestion
+from .ranking import Query, RankingMixin, Suggestion, item_lang_code
 from .records import ExpertRecord, NeedRecord
 from .store import IndexStore, Snapshot
 from .taxonomy import Taxonomy, load_taxonomy
@@ -74,6 +74,7 @@ class Engine(RankingMixin, NeedRankingMixin):
         self.item_title: list[str] = []
         self.item_year: list[int | None] = []
         self.item_lang: list[str] = []
+        self.item_lang_codes = ListAsArray(np.int8, item_lang_code)  # item_lang as numpy codes
         self.item_alive: list[bool] = []
         self.expert_items: dict[str, list[int]] = {}
         cfg = self.config

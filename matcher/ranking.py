@@ -241,24 +241,14 @@ class RankingMixin:
 
     def _expert_pairs(self, need_lang: str, table: CandidateTable) -> list[str]:
         """Each candidate's language pair: the need's language and the expert's (:func:`expert_langs`)."""
-        langs = expert_langs(self._item_lang_codes()[table.item_ids], table.segments, len(table.experts))
+        langs = expert_langs(self.item_lang_codes(self.item_lang)[table.item_ids], table.segments, len(table.experts))
         by_code = [pair_key(need_lang, lang) for lang in _EXPERT_LANGS]
         return [by_code[code] for code in langs.tolist()]
 
     def _expert_lang(self, item_ids: list[int]) -> str:
         """One expert's language (:func:`expert_langs` of their items)."""
-        codes = self._item_lang_codes()[np.asarray(item_ids, dtype=np.int64)]
+        codes = self.item_lang_codes(self.item_lang)[np.asarray(item_ids, dtype=np.int64)]
         return _EXPERT_LANGS[int(expert_langs(codes, np.zeros(len(codes), dtype=np.int64), 1)[0])]
-
-    def _item_lang_codes(self) -> np.ndarray:
-        """``item_lang`` as codes (0 zh, 1 en, 2 other), kept beside the append-only list."""
-        langs = self.item_lang
-        cached = getattr(self, "_lang_codes", None)
-        start = len(cached[1]) if cached is not None and cached[0] is langs and len(cached[1]) <= len(langs) else 0
-        if cached is None or start != len(langs):
-            new = np.fromiter((_LANG_CODES.get(lang, 2) for lang in langs[start:]), dtype=np.int8, count=len(langs) - start)
-            self._lang_codes = (langs, np.concatenate([cached[1], new]) if start else new)
-        return self._lang_codes[1]
 
     def _feature_keys(self, query: Query, table: CandidateTable, attributes: Mapping[str, ExpertAttributes]):
         """Each candidate's key of the facts its structured features read, and the features of
@@ -413,6 +403,11 @@ class CandidateTable:
 
 _LANG_CODES = {"zh": 0, "en": 1}
 _EXPERT_LANGS = ("zh", "en")
+
+
+def item_lang_code(lang: str) -> int:
+    """An item language's code for :func:`expert_langs` (0 zh, 1 en, 2 other)."""
+    return _LANG_CODES.get(lang, 2)
 
 
 def expert_langs(codes: np.ndarray, segments: np.ndarray, n: int) -> np.ndarray:

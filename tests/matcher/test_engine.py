@@ -247,3 +247,15 @@ def test_need_vectors_are_cached_by_text(engine):
         assert counting.queries == 1
     finally:
         channel.encoder, channel.store = counting.inner, shared_store
+
+
+def test_a_list_as_array_follows_appends_and_a_replaced_list():
+    from matcher.items import ListAsArray
+
+    view = ListAsArray(np.int8, {"zh": 0, "en": 1}.get)
+    langs = ["zh", "en"]
+    assert view(langs).tolist() == [0, 1]
+    langs.extend(["en", "zh"])
+    assert view(langs).tolist() == [0, 1, 1, 0]
+    assert view(["en"]).tolist() == [1]  # another list object (a reloaded index): rebuilt
+    assert view([]).tolist() == []
