@@ -72,8 +72,9 @@ class NeedRankingMixin:
         needs = list(needs)
         queries = self.prepared_queries(needs)
         scored = []
+        expert_lang = self._expert_lang(self.expert_items[expert_id])  # the same for every need
         for need, query, parts in zip(needs, queries, self._parts_for_needs(expert_id, queries), strict=True):
-            details = self._score_expert(query, expert_id, parts, attributes)
+            details = self._score_expert(query, expert_id, parts, attributes, expert_lang)
             if not details[0].excluded:
                 scored.append((need.id, details, query, parts))
         scored.sort(key=lambda row: (-row[1][0].score, row[0]))

@@ -85,8 +85,8 @@ class LexicalIndex:
         # impact-ordered prefixes of long columns (see :meth:`_build_prefixes`)
         self._prefix_slot = np.zeros(0, dtype=np.int32)
         self._prefix_ids = np.zeros((0, prefix_length), dtype=np.int32)
-        self._scratch = threading.local()  # per-thread work arrays of main-segment length
         self._prefix_weights = np.zeros((0, prefix_length), dtype=np.float32)
+        self._scratch = threading.local()  # per-thread work arrays of main-segment length
 
     # -- building ------------------------------------------------------------------------------
     def build(self, docs: dict[int, list[str]]) -> None:

@@ -295,13 +295,14 @@ class RankingMixin:
             parts["semantic"] = semantic
         return parts
 
-    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None
-                      ) -> tuple[Suggestion, dict, dict, dict, dict]:
-        """The expert's score (and what :meth:`_finish` needs to explain it)."""
+    def _score_expert(self, query: Query, expert_id: str, parts: dict, attrs: ExpertAttributes | None,
+                      expert_lang: str | None = None) -> tuple[Suggestion, dict, dict, dict, dict]:
+        """The expert's score (and what :meth:`_finish` needs to explain it); ``expert_lang``
+        is :meth:`_expert_lang` of the expert's items when the caller already knows it."""
         cfg = self.config
         attrs = attrs or _NO_ATTRIBUTES
         ids = parts["items"]
-        pair = pair_key(query.lang, self._expert_lang(ids))
+        pair = pair_key(query.lang, expert_lang or self._expert_lang(ids))
         raw = self._channel_scores(parts)
         text_values = self.text_parts(pair, raw)
         text_weights, feature_weights = cfg.score_weights(pair)
